@@ -1,0 +1,286 @@
+/**
+ * A serialport binding whose ports are device emulators. It sits exactly where
+ * the OS would (under @serialport/stream's SerialPortStream), so a driver opened
+ * on `sim:…` runs the same code as on `/dev/ttyUSB0`.
+ *
+ * The line is modelled, not skipped: bytes take their transmission time at the
+ * device's baud rate (10 bits per byte) on the injected clock, a host opened
+ * at the wrong baud rate sees garbage, and `unplug` fails the pending read the
+ * way a vanished USB adapter does (SerialPortStream then closes with a
+ * DisconnectedError).
+ */
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import type { Clock } from '../../src/clock/clock.ts';
+import { createByteLog, type ByteLog } from './byte-log.ts';
+
+/** What the device side of an emulated port can do. */
+export interface DeviceIO {
+  readonly clock: Clock;
+  /** send bytes to the host; they arrive after their line time */
+  send(bytes: Buffer): void;
+}
+
+/** A device emulator: speaks its protocol on bytes, keeps its own state. */
+export interface EmulatedDevice {
+  readonly model: string;
+  /** the host opened the port (or the cable was plugged back in) */
+  connect(io: DeviceIO): void;
+  /** the host closed the port or the cable was pulled */
+  disconnect(): void;
+  /** bytes from the host, delivered after their line time */
+  receive(bytes: Buffer): void;
+}
+
+export interface EmulatedPortOptions {
+  /** the device's line rate; a host opening at another rate gets garbage both ways */
+  baudRate: number;
+  /** entries kept in the byte log (the digest covers everything regardless) */
+  logKeep?: number;
+}
+
+export interface EmulatorBinding extends BindingInterface {
+  attach(path: string, device: EmulatedDevice, options: EmulatedPortOptions): void;
+  /** pull the cable: the open port fails, later opens fail until `replug` */
+  unplug(path: string): void;
+  replug(path: string): void;
+  /** bytes as they crossed the line, both directions */
+  byteLog(path: string): ByteLog;
+  /** test hook: bytes reach the host as if the device had sent them (for garbage, truncation…) */
+  injectToHost(path: string, bytes: Buffer): void;
+  /** test hook: hold back everything the device sends (a device gone silent) */
+  setMuted(path: string, muted: boolean): void;
+  paths(): string[];
+  device(path: string): EmulatedDevice;
+}
+
+interface Slot {
+  path: string;
+  device: EmulatedDevice;
+  options: EmulatedPortOptions;
+  log: ByteLog;
+  plugged: boolean;
+  muted: boolean;
+  port?: EmulatedPort;
+}
+
+function bindingError(message: string, canceled = false): Error & { canceled?: boolean } {
+  const e = new Error(message) as Error & { canceled?: boolean };
+  if (canceled) e.canceled = true;
+  return e;
+}
+
+/** What a UART does with bytes sent at the wrong rate: a deterministic scramble. */
+function garble(bytes: Buffer): Buffer {
+  const out = Buffer.alloc(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = ((bytes[i] * 37 + 0x5b) ^ 0xa6) & 0xff;
+  return out;
+}
+
+class EmulatedPort implements BindingPortInterface {
+  readonly openOptions: Required<OpenOptions>;
+  isOpen = true;
+  private rx: Buffer[] = [];
+  private pendingRead?: {
+    buffer: Buffer;
+    offset: number;
+    length: number;
+    resolve: (r: { buffer: Buffer; bytesRead: number }) => void;
+    reject: (e: Error) => void;
+  };
+  /** when each direction's line is next free, ms */
+  private toDeviceFreeAt = 0;
+  private toHostFreeAt = 0;
+  private readonly msPerByte: number;
+  private readonly mismatched: boolean;
+  private generation = 0;
+
+  constructor(
+    private readonly slot: Slot,
+    private readonly clock: Clock,
+    options: OpenOptions,
+  ) {
+    this.openOptions = {
+      dataBits: 8,
+      lock: true,
+      stopBits: 1,
+      parity: 'none',
+      rtscts: false,
+      xon: false,
+      xoff: false,
+      xany: false,
+      hupcl: true,
+      ...options,
+    } as Required<OpenOptions>;
+    this.msPerByte = 10_000 / slot.options.baudRate;
+    this.mismatched = options.baudRate !== slot.options.baudRate;
+  }
+
+  /** device → host */
+  fromDevice(bytes: Buffer): void {
+    if (!this.isOpen || bytes.length === 0 || this.slot.muted) return;
+    const gen = this.generation;
+    const now = this.clock.now();
+    const arrival = Math.max(now, this.toHostFreeAt) + bytes.length * this.msPerByte;
+    this.toHostFreeAt = arrival;
+    const data = this.mismatched ? garble(bytes) : Buffer.from(bytes);
+    this.clock.setTimeout(() => {
+      if (!this.isOpen || gen !== this.generation) return;
+      this.slot.log.record(this.clock.now(), 'out', data);
+      this.rx.push(data);
+      this.serviceRead();
+    }, arrival - now);
+  }
+
+  /** bytes that appear at the host with no line time (test injection) */
+  injectNow(bytes: Buffer): void {
+    if (!this.isOpen) return;
+    this.slot.log.record(this.clock.now(), 'out', bytes);
+    this.rx.push(Buffer.from(bytes));
+    this.serviceRead();
+  }
+
+  private serviceRead(): void {
+    const pending = this.pendingRead;
+    if (!pending || this.rx.length === 0) return;
+    let copied = 0;
+    while (copied < pending.length && this.rx.length > 0) {
+      const head = this.rx[0];
+      const n = Math.min(head.length, pending.length - copied);
+      head.copy(pending.buffer, pending.offset + copied, 0, n);
+      copied += n;
+      if (n === head.length) this.rx.shift();
+      else this.rx[0] = head.subarray(n);
+    }
+    this.pendingRead = undefined;
+    pending.resolve({ buffer: pending.buffer, bytesRead: copied });
+  }
+
+  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
+    if (this.pendingRead) return Promise.reject(bindingError('a read is already pending'));
+    return new Promise((resolve, reject) => {
+      this.pendingRead = { buffer, offset, length, resolve, reject };
+      this.serviceRead();
+    });
+  }
+
+  write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
+    if (!this.slot.plugged) return Promise.reject(bindingError(`EIO: ${this.slot.path} is unplugged`));
+    if (buffer.length === 0) return Promise.resolve();
+    const gen = this.generation;
+    const now = this.clock.now();
+    const arrival = Math.max(now, this.toDeviceFreeAt) + buffer.length * this.msPerByte;
+    this.toDeviceFreeAt = arrival;
+    const data = this.mismatched ? garble(buffer) : Buffer.from(buffer);
+    this.clock.setTimeout(() => {
+      if (!this.isOpen || gen !== this.generation) return;
+      this.slot.log.record(this.clock.now(), 'in', data);
+      this.slot.device.receive(data);
+    }, arrival - now);
+    return Promise.resolve();
+  }
+
+  /** the cable was pulled: the pending read fails with a non-cancel error, as the OS reports it */
+  pull(): void {
+    if (!this.isOpen) return;
+    const pending = this.pendingRead;
+    this.pendingRead = undefined;
+    this.generation++;
+    pending?.reject(bindingError(`EIO: ${this.slot.path} was unplugged`));
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.generation++;
+    const pending = this.pendingRead;
+    this.pendingRead = undefined;
+    pending?.reject(bindingError('Port is closed', true));
+    this.rx = [];
+    if (this.slot.port === this) {
+      this.slot.port = undefined;
+      this.slot.device.disconnect();
+    }
+  }
+
+  async update(options: UpdateOptions): Promise<void> {
+    (this.openOptions as { baudRate: number }).baudRate = options.baudRate;
+  }
+  async set(_options: SetOptions): Promise<void> {}
+  async get(): Promise<PortStatus> {
+    return { cts: true, dsr: true, dcd: true };
+  }
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    return { baudRate: this.openOptions.baudRate };
+  }
+  async flush(): Promise<void> {
+    this.rx = [];
+  }
+  async drain(): Promise<void> {}
+}
+
+export function createEmulatorBinding(clock: Clock): EmulatorBinding {
+  const slots = new Map<string, Slot>();
+  const slotOf = (path: string): Slot => {
+    const slot = slots.get(path);
+    if (!slot) throw new Error(`no emulated device at ${path}`);
+    return slot;
+  };
+
+  return {
+    attach(path, device, options) {
+      if (slots.has(path)) throw new Error(`an emulated device is already attached at ${path}`);
+      slots.set(path, { path, device, options, log: createByteLog(options.logKeep), plugged: true, muted: false });
+    },
+    unplug(path) {
+      const slot = slotOf(path);
+      slot.plugged = false;
+      const port = slot.port;
+      slot.port = undefined;
+      if (port) {
+        port.pull();
+        slot.device.disconnect();
+      }
+    },
+    replug(path) {
+      slotOf(path).plugged = true;
+    },
+    byteLog: (path) => slotOf(path).log,
+    injectToHost(path, bytes) {
+      const port = slotOf(path).port;
+      if (!port) throw new Error(`${path} is not open`);
+      port.injectNow(bytes);
+    },
+    setMuted(path, muted) {
+      slotOf(path).muted = muted;
+    },
+    paths: () => [...slots.keys()],
+    device: (path) => slotOf(path).device,
+
+    async list(): Promise<PortInfo[]> {
+      return [...slots.values()]
+        .filter((s) => s.plugged)
+        .map((s) => ({
+          path: s.path,
+          manufacturer: 'autopatch emulator',
+          serialNumber: undefined,
+          pnpId: s.device.model,
+          locationId: undefined,
+          productId: undefined,
+          vendorId: undefined,
+        }));
+    },
+
+    async open(options: OpenOptions): Promise<BindingPortInterface> {
+      const slot = slots.get(options.path);
+      if (!slot) throw bindingError(`Error: No such file or directory, cannot open ${options.path}`);
+      if (!slot.plugged) throw bindingError(`Error: No such file or directory, cannot open ${options.path} (unplugged)`);
+      if (slot.port) throw bindingError(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
+      const port = new EmulatedPort(slot, clock, options);
+      slot.port = port;
+      slot.device.connect({ clock, send: (bytes) => port.fromDevice(bytes) });
+      return port;
+    },
+  };
+}

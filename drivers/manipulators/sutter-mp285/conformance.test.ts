@@ -1,0 +1,11 @@
+import { manipulatorConformance } from '../../conformance/manipulator.ts';
+import { createMp285Emulator } from './emulator.ts';
+import { openMp285 } from './driver.ts';
+import { BAUD } from './protocol.ts';
+
+manipulatorConformance({
+  name: 'Sutter MP-285',
+  baudRate: BAUD,
+  makeEmulator: (clock, start) => createMp285Emulator({ clock, initial: start }),
+  open: ({ path, binding, clock, limits }) => openMp285({ path, binding, clock, limits }),
+});
