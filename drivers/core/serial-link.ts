@@ -47,6 +47,11 @@ export interface LinkRequest<T> {
   timeoutMs: number;
   /** bypass the queue (stop/interrupt) */
   urgent?: boolean;
+  /**
+   * Called once every part has been written, before the reply deadline starts
+   * (lets a driver hold back an interrupt until a multi-part command is whole).
+   */
+  onWritten?: () => void;
 }
 
 export interface SerialLinkOptions {
@@ -205,6 +210,7 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
       fail(p, new DeviceError(state === 'closed' ? 'closed' : 'disconnected', label, p.req.name, (e as Error).message));
       return;
     }
+    p.req.onWritten?.();
     if (!p.req.parse) {
       const idx = inFlight.indexOf(p);
       if (idx >= 0) inFlight.splice(idx, 1);
