@@ -1,0 +1,218 @@
+/**
+ * Multi-pipette coordination (Multipatcher-style):
+ *  - a motion gate per pipette: closed while the session is paused, and —
+ *    if the preset says so — while another pipette is forming a seal, so the
+ *    tissue around a forming seal is not disturbed; moves in progress are
+ *    stopped when their gate closes and resume when it reopens;
+ *  - path reservations: a move may start only if, all along it, this
+ *    pipette's shaft stays `clearance` away from every other pipette's shaft
+ *    (where it is, and where its own reserved move goes);
+ *  - FIFO locks for shared resources (cleaning wells).
+ */
+import type { Clock } from '../clock/clock.ts';
+import { DeviceError } from '../../drivers/errors.ts';
+import { add, distance, scale, segmentDistance, shaft, sub, type Vec3 } from '../geometry.ts';
+import type { MotionCoordinator } from './pipette-ops.ts';
+
+export interface CoordinatorOptions {
+  clock: Clock;
+  pipettes: Array<{ id: string; axis: Vec3; shaftLengthUm: number }>;
+  clearanceUm: number;
+  pauseOthersWhileSealing: boolean;
+  /** give up waiting for a blocked path after this long, ms */
+  pathWaitMs?: number;
+}
+
+export interface Coordinator extends MotionCoordinator {
+  setPaused(paused: boolean): void;
+  setSealing(pipetteId: string, on: boolean): void;
+  readonly sealing: ReadonlySet<string>;
+  /** close every gate for good (emergency stop) */
+  closeAll(): void;
+  /** resolves when no other pipette is sealing (sealed ones wait for partners) */
+  waitForNoOtherSealing(pipetteId: string, signal?: AbortSignal): Promise<void>;
+}
+
+interface Reservation {
+  from: Vec3;
+  to: Vec3;
+}
+
+const SAMPLE_STEP_UM = 100;
+
+function samples(from: Vec3, to: Vec3): Vec3[] {
+  const n = Math.max(1, Math.ceil(distance(from, to) / SAMPLE_STEP_UM));
+  const out: Vec3[] = [];
+  const d = sub(to, from);
+  for (let i = 0; i <= n; i++) out.push(add(from, scale(d, i / n)));
+  return out;
+}
+
+export function createCoordinator(options: CoordinatorOptions): Coordinator {
+  const { clock } = options;
+  const info = new Map(options.pipettes.map((p) => [p.id, p]));
+  const positions = new Map<string, Vec3>();
+  const reservations = new Map<string, Reservation>();
+  const sealing = new Set<string>();
+  const gateListeners = new Map<string, Set<() => void>>();
+  let paused = false;
+  let closedForGood = false;
+  const waiters = new Set<() => void>();
+  const locks = new Map<string, { holder: string | null; queue: Array<{ id: string; grant: () => void }> }>();
+
+  const gateOpen = (id: string): boolean =>
+    !closedForGood && !paused && !(options.pauseOthersWhileSealing && [...sealing].some((s) => s !== id));
+
+  /** wake everything waiting on a condition; each re-checks */
+  const wake = (): void => {
+    for (const w of [...waiters]) w();
+  };
+
+  const waitUntil = (condition: () => boolean, signal?: AbortSignal, timeoutMs = Infinity): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      if (condition()) return resolve(true);
+      let timer = timeoutMs < Infinity ? clock.setTimeout(() => finish(false), timeoutMs) : undefined;
+      const check = (): void => {
+        if (condition()) finish(true);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      };
+      const cleanup = (): void => {
+        waiters.delete(check);
+        clock.clearTimeout(timer);
+        timer = undefined;
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const finish = (ok: boolean): void => {
+        cleanup();
+        resolve(ok);
+      };
+      waiters.add(check);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+
+  const notifyGateChanges = (before: Map<string, boolean>): void => {
+    for (const [id, wasOpen] of before) {
+      if (wasOpen && !gateOpen(id)) for (const l of [...(gateListeners.get(id) ?? [])]) l();
+    }
+    wake();
+  };
+  const snapshotGates = (): Map<string, boolean> => new Map([...info.keys()].map((id) => [id, gateOpen(id)]));
+
+  /** Shaft of `id` with its tip at p. */
+  const shaftAt = (id: string, p: Vec3): [Vec3, Vec3] => {
+    const i = info.get(id)!;
+    return shaft(p, i.axis, i.shaftLengthUm);
+  };
+
+  const conflicts = (id: string, from: Vec3, to: Vec3): string | null => {
+    const mine = samples(from, to).map((p) => shaftAt(id, p));
+    for (const [other] of info) {
+      if (other === id) continue;
+      const theirs: Array<[Vec3, Vec3]> = [];
+      const pos = positions.get(other);
+      if (pos) theirs.push(shaftAt(other, pos));
+      const res = reservations.get(other);
+      if (res) for (const p of samples(res.from, res.to)) theirs.push(shaftAt(other, p));
+      for (const a of mine) {
+        for (const b of theirs) {
+          if (segmentDistance(a[0], a[1], b[0], b[1]) < options.clearanceUm) return other;
+        }
+      }
+    }
+    return null;
+  };
+
+  return {
+    get sealing() {
+      return sealing;
+    },
+    gateOpen,
+    async waitForGate(id, signal) {
+      await waitUntil(() => gateOpen(id), signal);
+    },
+    onGateClose(id, listener) {
+      let set = gateListeners.get(id);
+      if (!set) gateListeners.set(id, (set = new Set()));
+      set.add(listener);
+      return () => set!.delete(listener);
+    },
+    async reservePath(id, from, to, signal) {
+      let blocker: string | null = null;
+      const ok = await waitUntil(
+        () => {
+          if (reservations.has(id)) return false;
+          blocker = conflicts(id, from, to);
+          return blocker === null;
+        },
+        signal,
+        options.pathWaitMs ?? 120_000,
+      );
+      if (!ok) {
+        throw new DeviceError('limit', `pipette ${id}`, 'move', `path blocked by pipette ${blocker ?? '?'} for ${(options.pathWaitMs ?? 120_000) / 1000} s (clearance ${options.clearanceUm} µm)`);
+      }
+      reservations.set(id, { from, to });
+      return () => {
+        if (reservations.get(id)?.to === to) reservations.delete(id);
+        wake();
+      };
+    },
+    async acquire(resource, id, signal) {
+      let lock = locks.get(resource);
+      if (!lock) locks.set(resource, (lock = { holder: null, queue: [] }));
+      const l = lock;
+      if (l.holder === null) {
+        l.holder = id;
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          const entry = { id, grant: () => resolve() };
+          l.queue.push(entry);
+          signal?.addEventListener(
+            'abort',
+            () => {
+              const i = l.queue.indexOf(entry);
+              if (i >= 0) {
+                l.queue.splice(i, 1);
+                reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+              }
+            },
+            { once: true },
+          );
+        });
+      }
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const next = l.queue.shift();
+        l.holder = next ? next.id : null;
+        next?.grant();
+      };
+    },
+    reportPosition(id, world) {
+      positions.set(id, world);
+      wake();
+    },
+    setPaused(p) {
+      const before = snapshotGates();
+      paused = p;
+      notifyGateChanges(before);
+    },
+    setSealing(id, on) {
+      const before = snapshotGates();
+      if (on) sealing.add(id);
+      else sealing.delete(id);
+      notifyGateChanges(before);
+    },
+    closeAll() {
+      const before = snapshotGates();
+      closedForGood = true;
+      notifyGateChanges(before);
+    },
+    async waitForNoOtherSealing(id, signal) {
+      await waitUntil(() => ![...sealing].some((s) => s !== id), signal);
+    },
+  };
+}

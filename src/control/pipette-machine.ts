@@ -1,0 +1,814 @@
+/**
+ * One autopatch attempt after another, for one pipette, as an xstate v5
+ * machine. The machine is declarative: named guards read thresholds from the
+ * preset, named actions record what happened, named actors do the hardware
+ * work through PipetteOps. Test-pulse readings arrive as TP events carrying
+ * time-filtered Signals (signals.ts).
+ *
+ * Every failure goes through `retract` (or `broken`/`fouled`), every abort or
+ * device fault through `safe` — the one safe-state path.
+ */
+import { and, assign, fromCallback, fromPromise, setup } from 'xstate';
+import type { Vec3 } from '../../drivers/types.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
+import type { FunnelStage, PipetteStateName } from './events.ts';
+import type { Signals } from './signals.ts';
+
+export interface Target {
+  /** world µm: blind = region entry point at the surface, targeted = the cell */
+  position: Vec3;
+  cellId: number | null;
+  kind: 'blind' | 'targeted';
+}
+
+export interface RecordResult {
+  sweeps: number;
+  durationS: number;
+  features: Record<string, number | null>;
+}
+
+export interface QcFigures {
+  ra: number | null;
+  rm: number | null;
+  cm: number | null;
+  ihold: number | null;
+  vrest: number | null;
+}
+
+/** Work the machine delegates (implemented by the pipette runner with PipetteOps). */
+export interface MachineServices {
+  prepareCheck(target: Target, signal: AbortSignal): Promise<void>;
+  descend(target: Target, signal: AbortSignal): Promise<void>;
+  /** resolves when the travel allowance is used up without a hit */
+  hunt(target: Target, signal: AbortSignal): Promise<void>;
+  /** restart a group of signal filters (signals.ts) */
+  resetSignals(which: 'baseline' | 'window' | 'seal'): void;
+  stopMotion(): void;
+  pressure(mbar: number): void;
+  atmosphere(): void;
+  holding(mV: number): void;
+  testPulseRate(rateHz: number): void;
+  /** one break-in attempt: its pulses (and a zap when due) */
+  breakInAttempt(attempt: number, signal: AbortSignal): Promise<void>;
+  clearAccess(signal: AbortSignal): Promise<void>;
+  measureVrest(signal: AbortSignal): Promise<number>;
+  record(signal: AbortSignal): Promise<RecordResult>;
+  retract(signal: AbortSignal): Promise<void>;
+  clean(signal: AbortSignal): Promise<void>;
+  safeState(reason: string): Promise<{ complete: boolean; errors: string[] }>;
+  waitForBreakInPartners(signal: AbortSignal): Promise<void>;
+  /** coordination: this pipette is forming a seal (others hold still) */
+  sealing(on: boolean): void;
+  /** the machine is ready for its next target (the runner answers with START or FINISH) */
+  requestTarget(): void;
+  attemptEnded(context: PipetteContext, finalState: PipetteStateName): void;
+}
+
+export interface AttemptFacts {
+  stage: FunnelStage;
+  r0: number | null;
+  peakSeal: number | null;
+  sealStartT: number | null;
+  timeToSeal: number | null;
+  breakInAttempts: number;
+  spontaneousBreakIn: boolean;
+  qc: QcFigures;
+  record: RecordResult | null;
+  failureReason: string | null;
+  failedIn: PipetteStateName | null;
+  falseHits: number;
+  clearAccess: number;
+  /** the tip touched a cell (needs cleaning before reuse) */
+  tipUsed: boolean;
+}
+
+export interface PipetteContext {
+  pipetteId: string;
+  preset: AutopatchPreset;
+  target: Target | null;
+  attemptNo: number;
+  reason: string;
+  facts: AttemptFacts;
+  holdingOn: boolean;
+  suction: 'normal' | 'strong' | 'weak';
+  stallSince: number | null;
+  armedSpontaneous: boolean;
+  /** QC accumulation during whole-cell */
+  qcSum: { n: number; ra: number; rm: number; cm: number; ihold: number };
+  cleanCount: number;
+  tipFouled: boolean;
+  finishing: boolean;
+  /** the latest test-pulse signals (for delayed decisions like hit confirmation) */
+  lastSignals: Signals | null;
+}
+
+export type PipetteEvent =
+  | { type: 'START'; target: Target }
+  | { type: 'FINISH' }
+  | { type: 'TP'; s: Signals }
+  | { type: 'ABORT'; reason: string }
+  | { type: 'SKIP'; reason: string }
+  | { type: 'RETRY' }
+  | { type: 'REPLACED' }
+  | { type: 'CLEAN_NOW' }
+  | { type: 'DEVICE_ERROR'; error: string }
+  | { type: 'BREAKIN_ATTEMPT'; n: number }
+  | { type: 'BREAKIN_EXHAUSTED' };
+
+export interface PipetteInput {
+  pipetteId: string;
+  preset: AutopatchPreset;
+  cleanCount?: number;
+}
+
+const STAGE_ORDER: FunnelStage[] = ['none', 'approached', 'detected', 'sealed', 'wholeCell', 'recorded'];
+const atLeast = (current: FunnelStage, next: FunnelStage): FunnelStage =>
+  STAGE_ORDER.indexOf(next) > STAGE_ORDER.indexOf(current) ? next : current;
+
+const freshFacts = (): AttemptFacts => ({
+  stage: 'none',
+  r0: null,
+  peakSeal: null,
+  sealStartT: null,
+  timeToSeal: null,
+  breakInAttempts: 0,
+  spontaneousBreakIn: false,
+  qc: { ra: null, rm: null, cm: null, ihold: null, vrest: null },
+  record: null,
+  failureReason: null,
+  failedIn: null,
+  falseHits: 0,
+  clearAccess: 0,
+  tipUsed: false,
+});
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const tpOf = (event: PipetteEvent): Signals | null => (event.type === 'TP' ? event.s : null);
+
+export function createPipetteMachine(services: MachineServices) {
+  return setup({
+    types: {
+      context: {} as PipetteContext,
+      events: {} as PipetteEvent,
+      input: {} as PipetteInput,
+    },
+    actors: {
+      prepareCheck: fromPromise<void, Target>(({ input, signal }) => services.prepareCheck(input, signal)),
+      descend: fromPromise<void, Target>(({ input, signal }) => services.descend(input, signal)),
+      hunt: fromPromise<void, Target>(({ input, signal }) => services.hunt(input, signal)),
+      breakInSequence: fromCallback<PipetteEvent, { maxAttempts: number; intervalMs: number }>(({ input, sendBack }) => {
+        const ac = new AbortController();
+        void (async () => {
+          for (let n = 1; n <= input.maxAttempts; n++) {
+            if (ac.signal.aborted) return;
+            sendBack({ type: 'BREAKIN_ATTEMPT', n });
+            await services.breakInAttempt(n, ac.signal);
+          }
+          if (!ac.signal.aborted) sendBack({ type: 'BREAKIN_EXHAUSTED' });
+        })().catch((e: unknown) => {
+          if (!ac.signal.aborted) sendBack({ type: 'DEVICE_ERROR', error: errorText(e) });
+        });
+        // Leaving break-in (whole-cell detected, abort, fault) ends the sequence: no pulse after this.
+        return () => ac.abort();
+      }),
+      clearAccess: fromPromise<void>(({ signal }) => services.clearAccess(signal)),
+      measureVrest: fromPromise<number>(({ signal }) => services.measureVrest(signal)),
+      record: fromPromise<RecordResult>(({ signal }) => services.record(signal)),
+      retract: fromPromise<void>(({ signal }) => services.retract(signal)),
+      clean: fromPromise<void>(({ signal }) => services.clean(signal)),
+      safeState: fromPromise<{ complete: boolean; errors: string[] }, string>(({ input }) => services.safeState(input)),
+      partners: fromPromise<void>(({ signal }) => services.waitForBreakInPartners(signal)),
+    },
+    guards: {
+      // ---- pipette check
+      windowReady: ({ context, event }) => {
+        const s = tpOf(event);
+        const p = context.preset.pipette_check;
+        return !!s && s.windowCount >= p.readings && s.windowSpread <= p.max_spread_MOhm;
+      },
+      r0InRange: ({ context, event }) => {
+        const s = tpOf(event)!;
+        return s.windowMedian >= context.preset.pipette_check.min_MOhm && s.windowMedian <= context.preset.pipette_check.max_MOhm;
+      },
+      r0TooLow: ({ context, event }) => tpOf(event)!.windowMedian < context.preset.pipette_check.min_MOhm,
+      // ---- descent and hunt
+      tipBroken: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && context.facts.r0 !== null && s.rShort < context.facts.r0 - context.preset.descent.broken_drop_MOhm;
+      },
+      tipClogged: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && context.facts.r0 !== null && s.rShort > context.facts.r0 + context.preset.descent.clogged_rise_MOhm;
+      },
+      isHit: ({ context, event }) => {
+        const s = tpOf(event);
+        if (!s) return false;
+        const h = context.preset.hunt;
+        const rise = s.rShort - s.baseline;
+        return (s.rising >= h.hit_consecutive && rise >= h.hit_rise_MOhm) || s.r - s.baseline >= h.hit_jump_MOhm;
+      },
+      cloggedWhileHunting: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && context.facts.r0 !== null && s.baseline - context.facts.r0 > context.preset.hunt.clog_drift_MOhm;
+      },
+      deadElectrode: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && s.rangeKOhm !== null && s.rangeKOhm < context.preset.hunt.dead_range_kOhm;
+      },
+      hitHolds: ({ context }) => {
+        const s = context.lastSignals;
+        return !!s && s.rShort - s.baseline >= context.preset.confirm.rise_MOhm;
+      },
+      falseHitsLeft: ({ context }) => context.facts.falseHits < context.preset.confirm.max_false_hits,
+      // ---- seal
+      holdingDue: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && !context.holdingOn && s.rHold >= context.preset.seal.holding_at_MOhm;
+      },
+      gigaseal: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && s.rGiga >= context.preset.seal.gigaseal_MOhm;
+      },
+      spontaneousBreakIn: ({ context, event }) => {
+        // Judged on each reading's own fit, not a 1 s average: at 6 Hz that average
+        // hid break-ins for seconds while suction stayed on (a known bug of existing tools).
+        const s = tpOf(event);
+        const c = context.preset.cell_attached;
+        return (
+          !!s &&
+          context.armedSpontaneous &&
+          s.cm !== null &&
+          s.cm > c.spontaneous_cm_pF &&
+          s.fitQuality >= 0.5 &&
+          s.r < context.preset.seal.gigaseal_MOhm
+        );
+      },
+      sealStalled: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && context.stallSince !== null && (s.t - context.stallSince) / 1000 >= context.preset.seal.stall_s;
+      },
+      sealTierMissed: ({ context, event }) => {
+        const s = tpOf(event);
+        if (!s || context.facts.sealStartT === null) return false;
+        const elapsed = (s.t - context.facts.sealStartT) / 1000;
+        return context.preset.seal.tiers.some((tier) => elapsed >= tier.at_s && s.rGiga < tier.min_MOhm);
+      },
+      sealLost: ({ context, event }) => {
+        const s = tpOf(event);
+        const c = context.preset.cell_attached;
+        return !!s && (s.rGiga < c.lost_MOhm || s.ihold < c.lost_ihold_pA);
+      },
+      breakInTogether: ({ context }) => context.preset.coordination.break_in_together,
+      // ---- break-in and whole-cell
+      brokeIn: ({ context, event }) => {
+        const s = tpOf(event);
+        const b = context.preset.break_in;
+        return !!s && s.r < b.success_MOhm && s.cm !== null && s.cm > b.success_cm_pF && s.fitQuality >= 0.5;
+      },
+      sealGoneWithoutCell: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && s.rGiga < context.preset.cell_attached.lost_MOhm && (s.cm === null || s.cm < context.preset.break_in.success_cm_pF);
+      },
+      cellLost: ({ context, event }) => {
+        const s = tpOf(event);
+        return !!s && s.ihold < context.preset.whole_cell.lost_ihold_pA;
+      },
+      accessCreeping: ({ context, event }) => {
+        const s = tpOf(event);
+        const w = context.preset.whole_cell;
+        return !!s && s.ra !== null && s.fitQuality >= 0.5 && s.ra > w.clear_access_MOhm && context.facts.clearAccess < w.clear_access_max;
+      },
+      qcPasses: ({ context, event }) => qcFailure(context, (event as unknown as { output: number }).output) === null,
+      // ---- after the attempt
+      needsCleaning: ({ context }) => context.preset.clean.enabled && (context.facts.tipUsed || context.tipFouled),
+      cleansExhausted: ({ context }) => context.cleanCount >= context.preset.clean.max_cleans,
+      cleaningEnabled: ({ context }) => context.preset.clean.enabled,
+      finishing: ({ context }) => context.finishing,
+    },
+    actions: {
+      note: assign({ reason: (_, params: { reason: string }) => params.reason }),
+      noteEvent: assign({
+        reason: ({ event }) => (event.type === 'ABORT' || event.type === 'SKIP' ? event.reason : event.type === 'DEVICE_ERROR' ? `device fault: ${event.error}` : event.type),
+      }),
+      beginAttempt: assign({
+        target: ({ event }) => (event.type === 'START' ? event.target : null),
+        attemptNo: ({ context }) => context.attemptNo + 1,
+        facts: () => freshFacts(),
+        holdingOn: false,
+        suction: 'normal' as const,
+        stallSince: null,
+        armedSpontaneous: false,
+        qcSum: { n: 0, ra: 0, rm: 0, cm: 0, ihold: 0 },
+        reason: 'new attempt',
+      }),
+      fail: assign({
+        facts: ({ context }, params: { reason: string; state: PipetteStateName }) => ({
+          ...context.facts,
+          failureReason: params.reason,
+          failedIn: params.state,
+        }),
+        reason: (_, params: { reason: string; state: PipetteStateName }) => params.reason,
+      }),
+      failFromEvent: assign({
+        facts: ({ context, event }, params: { state: PipetteStateName }) => ({
+          ...context.facts,
+          failureReason:
+            context.facts.failureReason ??
+            (event.type === 'ABORT' || event.type === 'SKIP' ? event.reason : event.type === 'DEVICE_ERROR' ? `device-fault: ${event.error}` : 'error'),
+          failedIn: context.facts.failedIn ?? params.state,
+        }),
+      }),
+      failFromError: assign({
+        facts: ({ context, event }, params: { state: PipetteStateName }) => ({
+          ...context.facts,
+          failureReason: context.facts.failureReason ?? `device-fault: ${errorText((event as unknown as { error: unknown }).error)}`,
+          failedIn: context.facts.failedIn ?? params.state,
+        }),
+        reason: ({ event }) => `device fault: ${errorText((event as unknown as { error: unknown }).error)}`,
+      }),
+      reachStage: assign({
+        facts: ({ context }, params: { stage: FunnelStage }) => ({ ...context.facts, stage: atLeast(context.facts.stage, params.stage) }),
+      }),
+      setR0: assign({
+        facts: ({ context, event }) => ({ ...context.facts, r0: tpOf(event)!.windowMedian }),
+      }),
+      remember: assign({ lastSignals: ({ event, context }) => tpOf(event) ?? context.lastSignals }),
+      countFalseHit: assign({ facts: ({ context }) => ({ ...context.facts, falseHits: context.facts.falseHits + 1 }) }),
+      markTipUsed: assign({ facts: ({ context }) => ({ ...context.facts, tipUsed: true }) }),
+      markFouled: assign({ tipFouled: true }),
+      // ---- hardware side effects (fire-and-forget; failures come back as DEVICE_ERROR)
+      stopMotion: () => services.stopMotion(),
+      atmosphere: () => services.atmosphere(),
+      huntPressure: ({ context }) => services.pressure(context.preset.hunt.pressure_mbar),
+      normalTestPulse: ({ context }) => services.testPulseRate(context.preset.test_pulse.rate_Hz),
+      fastTestPulse: ({ context }) => services.testPulseRate(context.preset.test_pulse.break_in_rate_Hz),
+      resetBaseline: () => services.resetSignals('baseline'),
+      resetWindow: () => services.resetSignals('window'),
+      resetSeal: () => services.resetSignals('seal'),
+      // ---- seal
+      startSeal: assign({
+        facts: ({ context }) => ({ ...context.facts, sealStartT: context.lastSignals?.t ?? null, tipUsed: true }),
+        suction: 'normal' as const,
+        holdingOn: false,
+        stallSince: null,
+      }),
+      applySealSuction: ({ context }) => services.pressure(context.preset.seal.suction_mbar),
+      sealingOn: () => services.sealing(true),
+      sealingOff: () => services.sealing(false),
+      switchHolding: assign({ holdingOn: true }),
+      applyHolding: ({ context }) => services.holding(context.preset.seal.holding_mV),
+      trackSeal: assign(({ context, event }) => {
+        const s = tpOf(event);
+        if (!s) return {};
+        const seal = context.preset.seal;
+        const stalling = s.rGiga < seal.stall_MOhm && s.slope !== null && s.slope < seal.stall_rate_MOhm_per_s;
+        const peak = Math.max(context.facts.peakSeal ?? 0, s.rGiga);
+        return {
+          stallSince: stalling ? (context.stallSince ?? s.t) : null,
+          armedSpontaneous: context.armedSpontaneous || s.rGiga >= context.preset.cell_attached.spontaneous_arm_MOhm,
+          facts: { ...context.facts, peakSeal: peak },
+          lastSignals: s,
+        };
+      }),
+      adaptSuction: assign(({ context, event }) => {
+        const s = tpOf(event);
+        if (!s || s.slope === null) return {};
+        const seal = context.preset.seal;
+        // Rate-adaptive suction: push harder while R climbs slowly, ease off when it climbs fast or falls.
+        const level: PipetteContext['suction'] =
+          s.slope < 0 || s.slope > seal.fast_rate_MOhm_per_s ? 'weak' : s.slope < seal.slow_rate_MOhm_per_s ? 'strong' : 'normal';
+        if (level === context.suction) return {};
+        services.pressure(level === 'strong' ? seal.strong_suction_mbar : level === 'weak' ? seal.weak_suction_mbar : seal.suction_mbar);
+        return { suction: level };
+      }),
+      markSealed: assign({
+        facts: ({ context, event }) => {
+          const s = tpOf(event);
+          const start = context.facts.sealStartT;
+          return {
+            ...context.facts,
+            stage: atLeast(context.facts.stage, 'sealed'),
+            timeToSeal: s && start !== null ? (s.t - start) / 1000 : context.facts.timeToSeal,
+            peakSeal: Math.max(context.facts.peakSeal ?? 0, s?.rGiga ?? 0),
+          };
+        },
+      }),
+      markSpontaneous: assign({
+        facts: ({ context }) => ({ ...context.facts, spontaneousBreakIn: true, stage: atLeast(context.facts.stage, 'sealed') }),
+      }),
+      countBreakIn: assign({
+        facts: ({ context, event }) => ({ ...context.facts, breakInAttempts: event.type === 'BREAKIN_ATTEMPT' ? event.n : context.facts.breakInAttempts }),
+      }),
+      // ---- whole-cell
+      accumulateQc: assign({
+        qcSum: ({ context, event }) => {
+          const s = tpOf(event);
+          if (!s || s.ra === null || s.cm === null || s.rm === null || s.fitQuality < 0.5) return context.qcSum;
+          const q = context.qcSum;
+          return { n: q.n + 1, ra: q.ra + s.ra, rm: q.rm + s.rm, cm: q.cm + s.cm, ihold: q.ihold + s.ihold };
+        },
+      }),
+      countClearAccess: assign({ facts: ({ context }) => ({ ...context.facts, clearAccess: context.facts.clearAccess + 1 }) }),
+      storeVrest: assign({
+        facts: ({ context, event }) => {
+          const vrest = (event as unknown as { output: number }).output;
+          const q = context.qcSum;
+          const n = Math.max(q.n, 1);
+          return {
+            ...context.facts,
+            qc: {
+              ra: q.n ? (q.ra / n) * 1e6 : null,
+              rm: q.n ? (q.rm / n) * 1e6 : null,
+              cm: q.n ? (q.cm / n) * 1e-12 : null,
+              ihold: q.n ? (q.ihold / n) * 1e-12 : context.lastSignals ? context.lastSignals.ihold * 1e-12 : null,
+              vrest,
+            },
+          };
+        },
+      }),
+      failQc: assign({
+        facts: ({ context }) => ({ ...context.facts, failureReason: qcFailure(context, context.facts.qc.vrest) ?? 'qc-failed', failedIn: 'wholeCell' as const }),
+        reason: ({ context }) => qcFailure(context, context.facts.qc.vrest) ?? 'qc-failed',
+      }),
+      storeRecord: assign({
+        facts: ({ context, event }) => {
+          const rec = (event as unknown as { output: RecordResult }).output;
+          return { ...context.facts, record: rec, stage: rec.sweeps > 0 ? atLeast(context.facts.stage, 'recorded') : context.facts.stage };
+        },
+      }),
+      // ---- attempt bookkeeping
+      endAttempt: ({ context }, params: { state: PipetteStateName }) => services.attemptEnded(context, params.state),
+      requestTarget: () => services.requestTarget(),
+      countClean: assign({ cleanCount: ({ context }) => context.cleanCount + 1, tipFouled: false }),
+      freshPipette: assign({ cleanCount: 0, tipFouled: false }),
+      finish: assign({ finishing: true }),
+    },
+    delays: {
+      checkTimeout: ({ context }) => context.preset.pipette_check.timeout_s * 1000,
+      huntTimeout: ({ context }) => context.preset.hunt.timeout_s * 1000,
+      confirmWait: ({ context }) => context.preset.confirm.wait_s * 1000,
+      sealTimeout: ({ context }) => context.preset.seal.timeout_s * 1000,
+      cellAttachedWait: ({ context }) => context.preset.cell_attached.wait_s * 1000,
+      partnerWait: ({ context }) => context.preset.coordination.break_in_wait_s * 1000,
+      qcWindow: ({ context }) => context.preset.whole_cell.qc_s * 1000,
+      restBeforeRecording: ({ context }) => context.preset.record.rest_s * 1000,
+    },
+  }).createMachine({
+    id: 'pipette',
+    context: ({ input }) => ({
+      pipetteId: input.pipetteId,
+      preset: input.preset,
+      target: null,
+      attemptNo: 0,
+      reason: 'created',
+      facts: freshFacts(),
+      holdingOn: false,
+      suction: 'normal',
+      stallSince: null,
+      armedSpontaneous: false,
+      qcSum: { n: 0, ra: 0, rm: 0, cm: 0, ihold: 0 },
+      cleanCount: input.cleanCount ?? 0,
+      tipFouled: false,
+      finishing: false,
+      lastSignals: null,
+    }),
+    initial: 'idle',
+    on: {
+      // One safe-state path for every abort and every device fault, from any state.
+      ABORT: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'idle' } }] },
+      DEVICE_ERROR: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'idle' } }] },
+      FINISH: { actions: 'finish' },
+    },
+    states: {
+      idle: {
+        entry: 'requestTarget',
+        on: {
+          START: { target: 'pipetteCheck', actions: 'beginAttempt' },
+          FINISH: { target: 'done', actions: ['finish', { type: 'note', params: { reason: 'session finished' } }] },
+          CLEAN_NOW: { target: 'clean', guard: 'cleaningEnabled', actions: { type: 'note', params: { reason: 'clean requested by operator' } } },
+        },
+      },
+      pipetteCheck: {
+        initial: 'preparing',
+        on: { SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'pipetteCheck' } }] } },
+        states: {
+          preparing: {
+            invoke: {
+              src: 'prepareCheck',
+              input: ({ context }) => context.target!,
+              onDone: { target: 'measuring', actions: { type: 'note', params: { reason: 'in the bath: measuring R0' } } },
+              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'pipetteCheck' } } },
+            },
+          },
+          measuring: {
+            entry: 'resetWindow',
+            after: {
+              checkTimeout: {
+                target: '#pipette.retract',
+                actions: { type: 'fail', params: { reason: 'pipette-resistance-unstable', state: 'pipetteCheck' } },
+              },
+            },
+            on: {
+              TP: [
+                {
+                  guard: and(['windowReady', 'r0InRange']),
+                  target: '#pipette.descent',
+                  actions: ['setR0', 'remember', { type: 'note', params: { reason: 'R0 accepted' } }],
+                },
+                {
+                  guard: and(['windowReady', 'r0TooLow']),
+                  target: '#pipette.broken',
+                  actions: ['setR0', 'remember', { type: 'fail', params: { reason: 'pipette-resistance-too-low', state: 'pipetteCheck' } }],
+                },
+                {
+                  guard: 'windowReady',
+                  target: '#pipette.fouled',
+                  actions: ['setR0', 'remember', { type: 'fail', params: { reason: 'pipette-resistance-too-high', state: 'pipetteCheck' } }],
+                },
+                { actions: 'remember' },
+              ],
+            },
+          },
+        },
+      },
+      descent: {
+        invoke: {
+          src: 'descend',
+          input: ({ context }) => context.target!,
+          onDone: { target: 'hunt', actions: [{ type: 'reachStage', params: { stage: 'approached' } }, { type: 'note', params: { reason: 'region reached' } }] },
+          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'descent' } } },
+        },
+        on: {
+          TP: [
+            { guard: 'tipBroken', target: 'broken', actions: ['remember', { type: 'fail', params: { reason: 'tip-broken', state: 'descent' } }] },
+            { guard: 'tipClogged', target: 'fouled', actions: ['remember', { type: 'fail', params: { reason: 'tip-clogged', state: 'descent' } }] },
+            { actions: 'remember' },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'descent' } }] },
+        },
+      },
+      hunt: {
+        entry: ['resetBaseline', 'huntPressure'],
+        exit: 'stopMotion',
+        invoke: {
+          src: 'hunt',
+          input: ({ context }) => context.target!,
+          onDone: { target: 'retract', actions: { type: 'fail', params: { reason: 'no-cell-within-travel', state: 'hunt' } } },
+          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'hunt' } } },
+        },
+        after: {
+          huntTimeout: { target: 'retract', actions: { type: 'fail', params: { reason: 'hunt-timeout', state: 'hunt' } } },
+        },
+        on: {
+          TP: [
+            { guard: 'tipBroken', target: 'broken', actions: ['remember', { type: 'fail', params: { reason: 'tip-broken', state: 'hunt' } }] },
+            { guard: 'isHit', target: 'confirmHit', actions: ['remember', { type: 'note', params: { reason: 'resistance rise: possible cell' } }] },
+            { guard: 'cloggedWhileHunting', target: 'fouled', actions: ['remember', { type: 'fail', params: { reason: 'tip-clogged', state: 'hunt' } }] },
+            { guard: 'deadElectrode', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'dead-electrode', state: 'hunt' } }] },
+            { actions: 'remember' },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'hunt' } }] },
+        },
+      },
+      confirmHit: {
+        entry: ['stopMotion', 'atmosphere'],
+        on: {
+          TP: { actions: 'remember' },
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'confirmHit' } }] },
+        },
+        after: {
+          confirmWait: [
+            {
+              guard: 'hitHolds',
+              target: 'seal',
+              actions: [{ type: 'reachStage', params: { stage: 'detected' } }, 'markTipUsed', { type: 'note', params: { reason: 'cell confirmed at atmosphere' } }],
+            },
+            {
+              guard: 'falseHitsLeft',
+              target: 'hunt',
+              actions: ['countFalseHit', { type: 'note', params: { reason: 'false hit: resistance fell back at atmosphere' } }],
+            },
+            { target: 'retract', actions: ['countFalseHit', { type: 'fail', params: { reason: 'too-many-false-hits', state: 'confirmHit' } }] },
+          ],
+        },
+      },
+      seal: {
+        entry: ['startSeal', 'resetSeal', 'sealingOn', 'applySealSuction'],
+        // Every way out of sealing releases suction first — gigaseal, break-in, stall, skip, abort, fault.
+        exit: ['atmosphere', 'sealingOff'],
+        after: {
+          sealTimeout: { target: 'retract', actions: { type: 'fail', params: { reason: 'seal-timeout', state: 'seal' } } },
+        },
+        on: {
+          TP: [
+            // Order matters: a break-in or a gigaseal is judged before anything else.
+            {
+              guard: 'spontaneousBreakIn',
+              target: 'wholeCell',
+              actions: ['trackSeal', 'markSpontaneous', { type: 'note', params: { reason: 'spontaneous break-in during sealing' } }],
+            },
+            {
+              guard: 'gigaseal',
+              target: 'cellAttached',
+              actions: ['trackSeal', 'markSealed', { type: 'note', params: { reason: 'gigaseal' } }],
+            },
+            { guard: 'sealStalled', target: 'retract', actions: ['trackSeal', { type: 'fail', params: { reason: 'seal-stalled', state: 'seal' } }] },
+            { guard: 'sealTierMissed', target: 'retract', actions: ['trackSeal', { type: 'fail', params: { reason: 'seal-too-slow', state: 'seal' } }] },
+            { guard: 'holdingDue', actions: ['trackSeal', 'switchHolding', 'applyHolding', 'adaptSuction'] },
+            { actions: ['trackSeal', 'adaptSuction'] },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'seal' } }] },
+        },
+      },
+      cellAttached: {
+        initial: 'holding',
+        on: {
+          TP: [
+            {
+              guard: 'spontaneousBreakIn',
+              target: 'wholeCell',
+              actions: ['remember', 'markSpontaneous', { type: 'note', params: { reason: 'spontaneous break-in in cell-attached' } }],
+            },
+            { guard: 'sealLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'seal-lost', state: 'cellAttached' } }] },
+            { actions: 'remember' },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'cellAttached' } }] },
+        },
+        states: {
+          holding: {
+            entry: ['atmosphere', 'applyHolding', 'switchHolding'],
+            after: {
+              cellAttachedWait: [
+                { guard: 'breakInTogether', target: 'waitingForPartners' },
+                { target: '#pipette.breakIn', actions: { type: 'note', params: { reason: 'seal held: breaking in' } } },
+              ],
+            },
+          },
+          waitingForPartners: {
+            invoke: {
+              src: 'partners',
+              onDone: { target: '#pipette.breakIn', actions: { type: 'note', params: { reason: 'partners ready: breaking in together' } } },
+              onError: { target: '#pipette.breakIn', actions: { type: 'note', params: { reason: 'breaking in without partners' } } },
+            },
+            after: { partnerWait: { target: '#pipette.breakIn', actions: { type: 'note', params: { reason: 'partner wait over: breaking in' } } } },
+          },
+        },
+      },
+      breakIn: {
+        entry: 'fastTestPulse',
+        // Leaving break-in vents first: the whole-cell detection reaction stops suction before anything else.
+        exit: ['atmosphere', 'normalTestPulse'],
+        invoke: {
+          src: 'breakInSequence',
+          input: ({ context }) => ({ maxAttempts: context.preset.break_in.max_attempts, intervalMs: context.preset.break_in.pulse_interval_s * 1000 }),
+        },
+        on: {
+          TP: [
+            { guard: 'brokeIn', target: 'wholeCell', actions: ['remember', { type: 'note', params: { reason: 'broke in' } }] },
+            { guard: 'sealGoneWithoutCell', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'seal-lost-during-break-in', state: 'breakIn' } }] },
+            { actions: 'remember' },
+          ],
+          BREAKIN_ATTEMPT: { actions: 'countBreakIn' },
+          BREAKIN_EXHAUSTED: { target: 'retract', actions: { type: 'fail', params: { reason: 'break-in-failed', state: 'breakIn' } } },
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'breakIn' } }] },
+        },
+      },
+      wholeCell: {
+        entry: [{ type: 'reachStage', params: { stage: 'wholeCell' } }, 'applyHolding'],
+        initial: 'qc',
+        on: {
+          TP: [
+            { guard: 'cellLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
+            { guard: 'accessCreeping', target: '.clearing', actions: ['remember', 'countClearAccess'] },
+            { actions: ['remember', 'accumulateQc'] },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'wholeCell' } }] },
+        },
+        states: {
+          qc: {
+            after: { qcWindow: 'vrest' },
+          },
+          clearing: {
+            invoke: {
+              src: 'clearAccess',
+              onDone: { target: 'qc', actions: { type: 'note', params: { reason: 'clear-access pulse given' } } },
+              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'wholeCell' } } },
+            },
+          },
+          vrest: {
+            invoke: {
+              src: 'measureVrest',
+              onDone: [
+                { guard: 'qcPasses', target: '#pipette.record', actions: ['storeVrest', { type: 'note', params: { reason: 'whole-cell QC passed' } }] },
+                { target: '#pipette.retract', actions: ['storeVrest', 'failQc'] },
+              ],
+              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'wholeCell' } } },
+            },
+          },
+        },
+      },
+      record: {
+        initial: 'resting',
+        on: {
+          TP: [
+            { guard: 'cellLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
+            { actions: 'remember' },
+          ],
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'record' } }] },
+        },
+        states: {
+          resting: { after: { restBeforeRecording: 'stimulating' } },
+          stimulating: {
+            invoke: {
+              src: 'record',
+              onDone: { target: '#pipette.retract', actions: ['storeRecord', { type: 'note', params: { reason: 'recording complete' } }] },
+              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'record' } } },
+            },
+          },
+        },
+      },
+      retract: {
+        invoke: {
+          src: 'retract',
+          onDone: [
+            { guard: 'needsCleaning', target: 'clean', actions: [{ type: 'endAttempt', params: { state: 'retract' } }] },
+            { target: 'idle', actions: [{ type: 'endAttempt', params: { state: 'retract' } }] },
+          ],
+          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'retract' } } },
+        },
+      },
+      broken: {
+        invoke: {
+          src: 'retract',
+          onDone: { target: 'needsPipette', actions: [{ type: 'endAttempt', params: { state: 'broken' } }, { type: 'note', params: { reason: 'tip broken: fit a new pipette' } }] },
+          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'broken' } } },
+        },
+      },
+      fouled: {
+        entry: 'markFouled',
+        invoke: {
+          src: 'retract',
+          onDone: [
+            { guard: 'cleaningEnabled', target: 'clean', actions: [{ type: 'endAttempt', params: { state: 'fouled' } }] },
+            { target: 'needsPipette', actions: [{ type: 'endAttempt', params: { state: 'fouled' } }, { type: 'note', params: { reason: 'tip fouled and cleaning is off' } }] },
+          ],
+          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'fouled' } } },
+        },
+      },
+      clean: {
+        invoke: {
+          src: 'clean',
+          onDone: [
+            { guard: 'cleansExhausted', target: 'needsPipette', actions: ['countClean', { type: 'note', params: { reason: 'pipette cleaned its maximum number of times' } }] },
+            { target: 'idle', actions: ['countClean', { type: 'note', params: { reason: 'tip cleaned' } }] },
+          ],
+          onError: { target: 'safe', actions: { type: 'note', params: { reason: 'cleaning failed' } } },
+        },
+      },
+      needsPipette: {
+        on: {
+          REPLACED: { target: 'idle', actions: ['freshPipette', { type: 'note', params: { reason: 'new pipette fitted' } }] },
+          FINISH: { target: 'done', actions: 'finish' },
+        },
+      },
+      safe: {
+        initial: 'securing',
+        states: {
+          securing: {
+            invoke: {
+              src: 'safeState',
+              input: ({ context }) => context.reason,
+              onDone: { target: 'secured', actions: { type: 'endAttempt', params: { state: 'safe' } } },
+              onError: { target: 'secured', actions: { type: 'endAttempt', params: { state: 'safe' } } },
+            },
+          },
+          secured: {
+            on: {
+              RETRY: { target: '#pipette.idle', actions: { type: 'note', params: { reason: 'retry requested' } } },
+              REPLACED: { target: '#pipette.idle', actions: ['freshPipette', { type: 'note', params: { reason: 'new pipette fitted' } }] },
+              FINISH: { target: '#pipette.done', actions: 'finish' },
+            },
+          },
+        },
+        // A second abort while securing must not restart the safe-state path.
+        on: { ABORT: {}, DEVICE_ERROR: {} },
+      },
+      done: { type: 'final' },
+    },
+  });
+}
+
+/** First whole-cell QC criterion that fails (given the measured resting potential, V), or null. */
+export function qcFailure(context: PipetteContext, vrest: number | null): string | null {
+  const w = context.preset.whole_cell;
+  const q = context.qcSum;
+  if (q.n === 0) return 'qc-no-access-fit';
+  const ra = q.ra / q.n;
+  const rm = q.rm / q.n;
+  const ihold = q.ihold / q.n;
+  if (ra > w.ra_max_MOhm) return 'qc-access-too-high';
+  if (rm > 0 && ra / rm > w.ra_over_rm_max) return 'qc-access-to-membrane-ratio';
+  if (ihold < w.ihold_min_pA || ihold > w.ihold_max_pA) return 'qc-holding-current';
+  if (vrest !== null && vrest * 1000 > w.vrest_max_mV) return 'qc-resting-potential';
+  return null;
+}

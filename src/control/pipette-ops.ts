@@ -1,0 +1,302 @@
+/**
+ * Hardware operations of one pipette in controller terms: world-frame moves
+ * that wait at the coordination gate and reserve their path, pressure with the
+ * setpoint-then-valve sequence and operator overrides, amplifier settings in
+ * preset units, and the one safe-state path every exit goes through.
+ *
+ * Every limit is checked here before a driver is called (and the driver checks
+ * again before a byte is sent).
+ */
+import type { Clock } from '../clock/clock.ts';
+import { sleep } from '../clock/clock.ts';
+import { DeviceError, isDeviceError } from '../../drivers/errors.ts';
+import { checkMoveTarget, checkPressure } from '../../drivers/core/limits.ts';
+import type { PipetteHardware, Vec3 } from '../../drivers/types.ts';
+import { toManipulator, toWorld } from '../geometry.ts';
+import type { PipetteGeometry, Waypoint } from './paths.ts';
+import { retractLegs } from './paths.ts';
+import type { RigEventInput } from './event-sink.ts';
+
+export interface MotionCoordinator {
+  /** resolves once this pipette may start a gated move */
+  waitForGate(pipetteId: string, signal?: AbortSignal): Promise<void>;
+  gateOpen(pipetteId: string): boolean;
+  /** called when the gate closes for this pipette; returns unsubscribe */
+  onGateClose(pipetteId: string, listener: () => void): () => void;
+  /** reserve the swept path from → to; waits while another pipette's shaft is in the way */
+  reservePath(pipetteId: string, from: Vec3, to: Vec3, signal?: AbortSignal): Promise<() => void>;
+  /** exclusive use of a shared resource (e.g. a cleaning well) */
+  acquire(resource: string, pipetteId: string, signal?: AbortSignal): Promise<() => void>;
+  /** tell the coordinator where the tip is (world µm) */
+  reportPosition(pipetteId: string, world: Vec3): void;
+}
+
+export interface PipetteOpsOptions {
+  pipetteId: string;
+  hw: PipetteHardware;
+  geometry: PipetteGeometry;
+  clock: Clock;
+  coordinator: MotionCoordinator;
+  emit: (event: RigEventInput) => void;
+  /** delay between writing a setpoint and opening the valve to the regulator, ms */
+  valveSettleMs: number;
+  /** speeds for the safe-state retraction, µm/s */
+  safeSpeeds: { tissue: number; bath: number };
+}
+
+export interface SafeStateResult {
+  complete: boolean;
+  errors: string[];
+}
+
+export interface PipetteOps {
+  readonly pipetteId: string;
+  readonly geometry: PipetteGeometry;
+  /** last known tip position, world µm */
+  readonly position: Vec3 | null;
+  readPosition(): Promise<Vec3>;
+  /** follow waypoints; gated moves wait for the coordination gate and resume after it reopens */
+  follow(legs: Waypoint[], options: { gated: boolean; signal?: AbortSignal }): Promise<Vec3>;
+  /** urgent stop of any motion (does not throw) */
+  stopMotion(): Promise<void>;
+  /** line pressure: 0 → atmosphere, else regulator at mbar (setpoint first, valve after the settle delay) */
+  pressure(mbar: number): Promise<void>;
+  /** valve to atmosphere at once (also ends a pulse in progress) */
+  atmosphere(): Promise<void>;
+  pulse(mbar: number, ms: number): Promise<void>;
+  voltageClamp(holding_mV: number): Promise<void>;
+  holding(mV: number): Promise<void>;
+  /** test pulse on in VC at the preset's settings and the given rate */
+  testPulse(settings: { amplitude_mV: number; width_ms: number; rate_Hz: number; sample_rate_kHz: number }): Promise<void>;
+  testPulseRate(rate_Hz: number): Promise<void>;
+  zap(ms: number, mV: number): Promise<void>;
+  autoOffset(): Promise<number>;
+  /** operator overrides: while set, automation's requests are remembered but not applied */
+  overridePressure(mbar: number | null): Promise<void>;
+  overrideHolding(mV: number | null): Promise<void>;
+  readonly overrides: { pressureMbar: number | null; holdingMv: number | null };
+  readonly pressureState: { mbar: number; source: 'regulator' | 'atmosphere' } | null;
+  /** where the tip is working: above/in the prep, or in a cleaning well (safe retraction goes higher) */
+  location: 'prep' | 'well';
+  readonly holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null;
+  /** stop, atmosphere, VC at 0 mV, retract along the axis out of tissue or a well */
+  safeState(reason: string, options?: { retract?: boolean }): Promise<SafeStateResult>;
+}
+
+class Aborted extends Error {
+  constructor(reason?: unknown) {
+    super(reason instanceof Error ? reason.message : 'aborted');
+    this.name = 'AbortError';
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
+}
+
+export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
+  const { pipetteId, hw, geometry, clock, coordinator, emit } = options;
+  const { manipulator, pressure: pch, amplifier } = hw;
+  let position: Vec3 | null = null;
+  let desiredPressure = 0;
+  let desiredHolding = 0;
+  let pressureState: { mbar: number; source: 'regulator' | 'atmosphere' } | null = null;
+  let holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null = null;
+  const overrides = { pressureMbar: null as number | null, holdingMv: null as number | null };
+
+  const notePosition = (manip: Vec3): Vec3 => {
+    position = toWorld(geometry.mount, manip);
+    coordinator.reportPosition(pipetteId, position);
+    emit({ type: 'pipette.position', pipetteId, world: position, manipulator: manip });
+    return position;
+  };
+
+  const readPosition = async (): Promise<Vec3> => notePosition(await manipulator.position());
+
+  const checkLeg = (leg: Waypoint): Vec3 => {
+    const target = toManipulator(geometry.mount, leg.to);
+    checkMoveTarget(manipulator.model, `move (${leg.label})`, target, leg.speed, manipulator.limits);
+    return target;
+  };
+
+  const moveLeg = async (leg: Waypoint, gated: boolean, signal?: AbortSignal): Promise<Vec3> => {
+    const target = checkLeg(leg);
+    for (;;) {
+      if (signal?.aborted) throw new Aborted(signal.reason);
+      if (gated) await coordinator.waitForGate(pipetteId, signal);
+      const from = position ?? (await readPosition());
+      const release = await coordinator.reservePath(pipetteId, from, leg.to, signal);
+      let gateClosed = false;
+      const offGate = gated
+        ? coordinator.onGateClose(pipetteId, () => {
+            gateClosed = true;
+            void manipulator.stop().catch(() => {});
+          })
+        : () => {};
+      const onAbort = (): void => void manipulator.stop().catch(() => {});
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const landed = await manipulator.moveTo(target, { speed: leg.speed });
+        return notePosition(landed);
+      } catch (e) {
+        if (isDeviceError(e, 'interrupted')) {
+          await readPosition().catch(() => {});
+          if (signal?.aborted) throw new Aborted(signal.reason);
+          if (gateClosed) continue; // paused by coordination: resume the same leg when the gate reopens
+        }
+        throw e;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        offGate();
+        release();
+      }
+    }
+  };
+
+  const applyPressure = async (mbar: number): Promise<void> => {
+    checkPressure(pch.limits === undefined ? 'pressure' : `pressure ch${pch.channel}`, 'set pressure', mbar, pch.limits);
+    if (mbar === 0) {
+      await pch.setSource('atmosphere');
+      pressureState = { mbar: 0, source: 'atmosphere' };
+    } else {
+      await pch.setPressure(mbar);
+      if (pch.commanded.source !== 'regulator') {
+        // Setpoint first, valve after the regulator has settled: opening onto an
+        // unsettled regulator gives the tip a pressure transient.
+        await sleep(clock, options.valveSettleMs);
+        await pch.setSource('regulator');
+      }
+      pressureState = { mbar, source: 'regulator' };
+    }
+    emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState.mbar, source: pressureState.source });
+  };
+
+  const applyHolding = async (mV: number): Promise<void> => {
+    await amplifier.setHolding(mV / 1000);
+    holdingState = { mode: 'VC', value: mV };
+    emit({ type: 'pipette.holding', pipetteId, mode: 'VC', holding: mV / 1000 });
+  };
+
+  const ops: PipetteOps = {
+    pipetteId,
+    geometry,
+    location: 'prep',
+    get position() {
+      return position;
+    },
+    get overrides() {
+      return overrides;
+    },
+    get pressureState() {
+      return pressureState;
+    },
+    get holdingState() {
+      return holdingState;
+    },
+    readPosition,
+    async follow(legs, { gated, signal }) {
+      // Check every leg before the first moves: a plan that would break a limit half-way never starts.
+      for (const leg of legs) checkLeg(leg);
+      let last = position ?? (await readPosition());
+      for (const leg of legs) last = await moveLeg(leg, gated, signal);
+      return last;
+    },
+    async stopMotion() {
+      await manipulator.stop().catch(() => {});
+    },
+    async pressure(mbar) {
+      desiredPressure = mbar;
+      if (overrides.pressureMbar !== null) return;
+      await applyPressure(mbar);
+    },
+    async atmosphere() {
+      desiredPressure = 0;
+      if (overrides.pressureMbar !== null) return;
+      await pch.setSource('atmosphere');
+      pressureState = { mbar: 0, source: 'atmosphere' };
+      emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+    },
+    async pulse(mbar, ms) {
+      checkPressure(`pressure ch${pch.channel}`, 'pulse', mbar, pch.limits);
+      if (overrides.pressureMbar !== null) return;
+      emit({ type: 'pipette.pressure', pipetteId, mbar, source: 'regulator' });
+      await pch.pulse(mbar, ms);
+      emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState?.mbar ?? 0, source: pressureState?.source ?? 'atmosphere' });
+    },
+    async voltageClamp(holding_mV) {
+      desiredHolding = holding_mV;
+      await amplifier.setMode('VC');
+      await applyHolding(overrides.holdingMv ?? holding_mV);
+    },
+    async holding(mV) {
+      desiredHolding = mV;
+      if (overrides.holdingMv !== null) return;
+      await applyHolding(mV);
+    },
+    async testPulse(s) {
+      await amplifier.setTestPulse({
+        enabled: true,
+        amplitude: s.amplitude_mV / 1000,
+        widthMs: s.width_ms,
+        rateHz: s.rate_Hz,
+        sampleRateHz: s.sample_rate_kHz * 1000,
+      });
+    },
+    async testPulseRate(rate_Hz) {
+      await amplifier.setTestPulse({ rateHz: rate_Hz });
+    },
+    async zap(ms, mV) {
+      await amplifier.zap(ms, mV / 1000);
+    },
+    async autoOffset() {
+      return amplifier.autoPipetteOffset();
+    },
+    async overridePressure(mbar) {
+      if (mbar !== null) checkPressure(`pressure ch${pch.channel}`, 'override', mbar, pch.limits);
+      overrides.pressureMbar = mbar;
+      await applyPressure(mbar ?? desiredPressure);
+    },
+    async overrideHolding(mV) {
+      if (mV !== null && (!Number.isFinite(mV) || Math.abs(mV) > 200)) {
+        throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±200 mV`);
+      }
+      overrides.holdingMv = mV;
+      await applyHolding(mV ?? desiredHolding);
+    },
+    async safeState(reason, { retract = true } = {}) {
+      const errors: string[] = [];
+      const attempt = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+        try {
+          await work();
+        } catch (e) {
+          errors.push(`${what}: ${(e as Error).message}`);
+        }
+      };
+      emit({ type: 'log', level: 'warn', pipetteId, message: `safe state: ${reason}` });
+      await attempt('stop motion', () => manipulator.stop());
+      // Safety outranks an operator override: the line goes to atmosphere.
+      overrides.pressureMbar = null;
+      await attempt('pressure to atmosphere', async () => {
+        desiredPressure = 0;
+        await pch.setSource('atmosphere');
+        pressureState = { mbar: 0, source: 'atmosphere' };
+        emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+      });
+      await attempt('amplifier to VC 0 mV', async () => {
+        overrides.holdingMv = null;
+        await amplifier.setMode('VC');
+        await applyHolding(0);
+      });
+      if (retract) {
+        await attempt('retract along the axis', async () => {
+          const here = await readPosition();
+          const toZ = ops.location === 'well' ? geometry.travelZ : geometry.standoffZ;
+          const legs = retractLegs(here, geometry, options.safeSpeeds, toZ);
+          for (const leg of legs) await moveLeg(leg, false);
+        });
+      }
+      return { complete: errors.length === 0, errors };
+    },
+  };
+  return ops;
+}

@@ -1,0 +1,434 @@
+/**
+ * Runs one pipette: its machine actor, the test-pulse stream feeding it, the
+ * services the machine delegates (through PipetteOps), and the bookkeeping
+ * that turns state changes into events and attempt records.
+ *
+ * Fault isolation: anything that goes wrong here — a device error, an
+ * exception in a service, a crashed actor — ends in this pipette's safe
+ * state and a `fault` event; it never propagates to other pipettes.
+ */
+import { createActor, type Actor } from 'xstate';
+import type { Clock } from '../clock/clock.ts';
+import { sleep } from '../clock/clock.ts';
+import type { PipetteHardware, Sweep } from '../../drivers/types.ts';
+import { analyzeTestPulse } from '../analysis/testpulse.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
+import type { AttemptRecord, PipetteStateName, TestPulseReading } from './events.ts';
+import type { RigEventInput } from './event-sink.ts';
+import { createPipetteMachine, type MachineServices, type PipetteContext, type RecordResult, type Target } from './pipette-machine.ts';
+import { isAbort, type PipetteOps } from './pipette-ops.ts';
+import { alongAxis, alongAxisToZ, descentLegs, goToStart, pastTarget, retractLegs, startPointFor, wellLegs, leaveWellLegs } from './paths.ts';
+import { distance, type Vec3 } from '../geometry.ts';
+import { createSignalConditioner, type Signals } from './signals.ts';
+import type { Region } from '../sim/types.ts';
+
+export interface Recorder {
+  /** run the preset's stimulus sets on a whole-cell recording; emits its own sweep events */
+  record(args: { pipetteId: string; attemptId: string; hw: PipetteHardware; preset: AutopatchPreset; signal: AbortSignal }): Promise<RecordResult>;
+}
+
+export interface RunnerCoordination {
+  /** the next target for this pipette, or null when the session is finishing */
+  nextTarget(pipetteId: string): Promise<Target | null>;
+  sealing(pipetteId: string, on: boolean): void;
+  waitForBreakInPartners(pipetteId: string, signal: AbortSignal): Promise<void>;
+  acquire(resource: string, pipetteId: string, signal?: AbortSignal): Promise<() => void>;
+}
+
+export interface CleaningStation {
+  detergent: Region;
+  rinse: Region;
+}
+
+export interface PipetteRunnerOptions {
+  pipetteId: string;
+  preset: AutopatchPreset;
+  clock: Clock;
+  hw: PipetteHardware;
+  ops: PipetteOps;
+  coordination: RunnerCoordination;
+  recorder: Recorder;
+  emit: (event: RigEventInput) => void;
+  /** where the pipette waits between attempts (world µm, on the standoff plane) */
+  home: Vec3;
+  wells: CleaningStation | null;
+  /** store one test-pulse sweep per this many ms (plus one at every state change) */
+  tpSweepStoreEveryMs?: number;
+  /** id generator for attempts (deterministic in virtual time) */
+  newAttemptId: () => string;
+  /** called once the machine reaches `done` */
+  onDone?: () => void;
+}
+
+export interface PipetteRunner {
+  readonly pipetteId: string;
+  readonly state: PipetteStateName;
+  readonly stateSince: number;
+  readonly reason: string;
+  readonly attemptId: string | null;
+  readonly attempts: number;
+  readonly cleanCount: number;
+  readonly lastReading: TestPulseReading | null;
+  readonly health: 'ok' | 'warning' | 'failed';
+  readonly history: Array<[number, number]>;
+  start(): void;
+  send(event: Parameters<Actor<ReturnType<typeof createPipetteMachine>>['send']>[0]): void;
+  /**
+   * Stop the machine and put the pipette in its safe state (exit actions do not
+   * run on stop, so this does it). `retract: false` for an emergency stop.
+   */
+  shutdown(reason: string, options?: { retract?: boolean }): Promise<void>;
+  /** the latest signals (for tests and the dashboard) */
+  readonly signals: Signals | null;
+  readonly finished: boolean;
+}
+
+const HISTORY_POINTS = 600;
+
+export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunner {
+  const { pipetteId, preset, clock, hw, ops, coordination, emit } = options;
+  const conditioner = createSignalConditioner(preset);
+  const geometry = ops.geometry;
+  const storeEvery = options.tpSweepStoreEveryMs ?? 1000;
+
+  let state: PipetteStateName = 'idle';
+  let stateSince = clock.now();
+  let reason = 'created';
+  let attemptId: string | null = null;
+  let attempts = 0;
+  let attemptStart = { t: clock.now(), epochMs: clock.epochMs() };
+  let durations: Partial<Record<PipetteStateName, number>> = {};
+  let lastReading: TestPulseReading | null = null;
+  let lastStoredTp = -Infinity;
+  let storeNextTp = false;
+  let finished = false;
+  let shuttingDown = false;
+  const history: Array<[number, number]> = [];
+
+  /** Fire-and-forget hardware work from machine actions; a failure becomes a DEVICE_ERROR for the machine. */
+  const background = (label: string, work: () => Promise<unknown>): void => {
+    work().catch((e: unknown) => {
+      if (isAbort(e)) return;
+      const message = e instanceof Error ? e.message : String(e);
+      emit({ type: 'fault', pipetteId, device: label, kind: (e as { kind?: string }).kind ?? 'error', message });
+      actor.send({ type: 'DEVICE_ERROR', error: `${label}: ${message}` });
+    });
+  };
+
+  const regionEnd = (target: Target): Vec3 =>
+    target.kind === 'blind'
+      ? alongAxisToZ(target.position, geometry.axis, preset.descent.region_depth_um)
+      : alongAxis(target.position, geometry.axis, -preset.descent.stop_before_target_um);
+
+  const startPoint = (target: Target): Vec3 =>
+    target.kind === 'blind' ? alongAxisToZ(target.position, geometry.axis, geometry.standoffZ) : startPointFor(target.position, geometry);
+
+  const here = async (): Promise<Vec3> => ops.position ?? (await ops.readPosition());
+
+  const services: MachineServices = {
+    resetSignals: (which) => {
+      if (which === 'baseline') conditioner.resetBaseline();
+      else if (which === 'window') conditioner.resetWindow();
+      else conditioner.resetSeal();
+    },
+    async prepareCheck(target, signal) {
+      const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
+      await ops.follow(goToStart(await here(), startPoint(target), geometry, speeds), { gated: true, signal });
+      await ops.pressure(preset.pipette_check.pressure_mbar);
+      await ops.voltageClamp(0);
+      await ops.testPulse({ ...preset.test_pulse });
+      await ops.autoOffset();
+    },
+    async descend(target, signal) {
+      await ops.pressure(preset.descent.high_pressure_mbar);
+      const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.descent.speed_tissue_um_per_s };
+      await ops.follow(descentLegs(await here(), regionEnd(target), geometry, speeds), { gated: true, signal });
+      await ops.pressure(preset.descent.low_pressure_mbar);
+    },
+    async hunt(target, signal) {
+      const h = preset.hunt;
+      const origin = await here();
+      const travelled = (p: Vec3): number =>
+        target.kind === 'blind' ? distance(p, origin) : Math.max(0, pastTarget(p, target.position, geometry.axis));
+      if (h.mode === 'continuous') {
+        const remaining = target.kind === 'blind' ? h.max_travel_um : h.max_travel_um - pastTarget(origin, target.position, geometry.axis);
+        if (remaining <= 0) return;
+        const end = alongAxis(origin, geometry.axis, remaining);
+        await ops.follow([{ to: end, speed: h.speed_um_per_s, label: 'continuous hunt' }], { gated: true, signal });
+        return;
+      }
+      for (;;) {
+        const pos = await here();
+        const next = alongAxis(pos, geometry.axis, h.step_um);
+        if (travelled(next) > h.max_travel_um + 1e-6) return;
+        await ops.follow([{ to: next, speed: h.speed_um_per_s, label: 'hunt step' }], { gated: true, signal });
+        await sleep(clock, h.step_dwell_ms, signal);
+      }
+    },
+    stopMotion: () => background('manipulator stop', () => ops.stopMotion()),
+    pressure: (mbar) => background('pressure', () => ops.pressure(mbar)),
+    atmosphere: () => background('pressure', () => ops.atmosphere()),
+    holding: (mV) => background('amplifier holding', () => ops.holding(mV)),
+    testPulseRate: (rate) => background('amplifier test pulse', () => ops.testPulseRate(rate)),
+    async breakInAttempt(n, signal) {
+      const b = preset.break_in;
+      const mbar = Math.max(b.pulse_mbar + (n - 1) * b.pulse_step_mbar, b.max_pulse_mbar);
+      for (let k = 0; k < b.pulses_per_attempt; k++) {
+        if (signal.aborted) return;
+        await ops.pulse(mbar, b.pulse_ms);
+        if (signal.aborted) return;
+        await sleep(clock, b.pulse_interval_s * 1000, signal).catch(() => {});
+      }
+      if (b.zap_from_attempt > 0 && n >= b.zap_from_attempt && !signal.aborted) {
+        await ops.zap(b.zap_ms, b.zap_mV);
+        await sleep(clock, b.pulse_interval_s * 1000, signal).catch(() => {});
+      }
+    },
+    async clearAccess() {
+      await ops.pulse(preset.whole_cell.clear_access_mbar, preset.whole_cell.clear_access_ms);
+    },
+    async measureVrest(signal) {
+      // Resting potential: I=0 (no injected current), settle, average a short quiet sweep.
+      await hw.amplifier.setMode('I0');
+      await sleep(clock, preset.record.i0_settle_ms, signal);
+      const fs = preset.test_pulse.sample_rate_kHz * 1000;
+      const n = Math.round(fs * 0.2);
+      const sweep = await hw.amplifier.runStimulus({ name: 'vrest', mode: 'I0', sampleRateHz: fs, samples: new Float32Array(n) });
+      let sum = 0;
+      for (let i = 0; i < sweep.response.length; i++) sum += sweep.response[i];
+      emit({ type: 'sweep', pipetteId, attemptId, sweep });
+      await ops.voltageClamp(preset.seal.holding_mV);
+      return sum / Math.max(1, sweep.response.length);
+    },
+    async record(signal) {
+      return options.recorder.record({ pipetteId, attemptId: attemptId ?? 'none', hw, preset, signal });
+    },
+    async retract(signal) {
+      const r = preset.retract;
+      await ops.pressure(r.pressure_mbar);
+      const pos = await here();
+      const speeds = { bath: r.speed_bath_um_per_s, tissue: r.speed_tissue_um_per_s };
+      const legs = pos[2] > 0 ? [{ to: alongAxis(pos, geometry.axis, -r.withdraw_um), speed: r.speed_tissue_um_per_s, label: 'withdraw from the cell' }] : [];
+      const after = legs.length ? legs[0].to : pos;
+      await ops.follow([...legs, ...retractLegs(after, geometry, speeds)], { gated: true, signal });
+    },
+    async clean(signal) {
+      const wells = options.wells;
+      if (!wells) throw new Error('no cleaning wells are configured for this rig');
+      const c = preset.clean;
+      const speeds = { bath: preset.retract.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
+      const inside = (w: Region): Vec3 => [w.center[0], w.center[1], w.center[2] - w.depthUm / 2];
+      const releaseDetergent = await coordination.acquire(`well:${wells.detergent.name}`, pipetteId, signal);
+      try {
+        await ops.follow(wellLegs(await here(), inside(wells.detergent), geometry, speeds), { gated: true, signal });
+        ops.location = 'well';
+        for (let i = 0; i < c.cycles; i++) {
+          for (const step of c.detergent) {
+            await ops.pressure(step.mbar);
+            await sleep(clock, step.ms, signal);
+          }
+        }
+        await ops.atmosphere();
+      } finally {
+        releaseDetergent();
+      }
+      const releaseRinse = await coordination.acquire(`well:${wells.rinse.name}`, pipetteId, signal);
+      try {
+        await ops.follow(wellLegs(await here(), inside(wells.rinse), geometry, speeds), { gated: true, signal });
+        for (const step of c.rinse) {
+          await ops.pressure(step.mbar);
+          await sleep(clock, step.ms, signal);
+        }
+        await ops.atmosphere();
+        await ops.follow(leaveWellLegs(await here(), options.home, geometry, speeds), { gated: true, signal });
+        ops.location = 'prep';
+      } finally {
+        releaseRinse();
+      }
+    },
+    safeState: (why) => ops.safeState(why),
+    waitForBreakInPartners: (signal) => coordination.waitForBreakInPartners(pipetteId, signal),
+    sealing: (on) => coordination.sealing(pipetteId, on),
+    requestTarget() {
+      if (shuttingDown) return;
+      void coordination.nextTarget(pipetteId).then(
+        (target) => actor.send(target ? { type: 'START', target } : { type: 'FINISH' }),
+        () => actor.send({ type: 'FINISH' }),
+      );
+    },
+    attemptEnded(context, finalState) {
+      if (!attemptId) return;
+      noteDuration();
+      emit({ type: 'attempt.ended', record: toRecord(context, finalState) });
+      attemptId = null;
+    },
+  };
+
+  const toRecord = (c: PipetteContext, finalState: PipetteStateName): AttemptRecord => {
+    const f = c.facts;
+    const recorded = f.failureReason === null && f.stage === 'recorded';
+    return {
+      attemptId: attemptId!,
+      pipetteId,
+      target: c.target?.position ?? null,
+      targetCellId: c.target?.cellId ?? null,
+      startEpochMs: attemptStart.epochMs,
+      endEpochMs: clock.epochMs(),
+      startT: attemptStart.t,
+      endT: clock.now(),
+      stageReached: f.stage,
+      outcome: recorded ? 'recorded' : finalState === 'safe' ? 'aborted' : 'failed',
+      failureReason: recorded ? null : (f.failureReason ?? 'not-recorded'),
+      failedIn: f.failedIn,
+      r0: f.r0 === null ? null : f.r0 * 1e6,
+      cleanCount: c.cleanCount,
+      peakSeal: f.peakSeal === null ? null : f.peakSeal * 1e6,
+      timeToSeal: f.timeToSeal,
+      breakInAttempts: f.breakInAttempts,
+      spontaneousBreakIn: f.spontaneousBreakIn,
+      ra: f.qc.ra,
+      rm: f.qc.rm,
+      cm: f.qc.cm,
+      ihold: f.qc.ihold,
+      vrest: f.qc.vrest,
+      recordingDuration: f.record?.durationS ?? null,
+      sweepsRecorded: f.record?.sweeps ?? 0,
+      stateDurations: durations,
+      features: f.record?.features,
+    };
+  };
+
+  const noteDuration = (): void => {
+    const now = clock.now();
+    durations[state] = (durations[state] ?? 0) + (now - stateSince) / 1000;
+    stateSince = now;
+  };
+
+  const machine = createPipetteMachine(services);
+  const actor = createActor(machine, { input: { pipetteId, preset }, clock });
+
+  actor.subscribe({
+    next(snapshot) {
+      const value = snapshot.value;
+      const top = (typeof value === 'string' ? value : Object.keys(value)[0]) as PipetteStateName;
+      const ctx = snapshot.context;
+      if (top !== state) {
+        const from = state;
+        if (attemptId) noteDuration();
+        else stateSince = clock.now();
+        state = top;
+        reason = ctx.reason;
+        if (top === 'pipetteCheck' && from !== 'pipetteCheck') {
+          attempts++;
+          attemptId = options.newAttemptId();
+          attemptStart = { t: clock.now(), epochMs: clock.epochMs() };
+          durations = {};
+          emit({ type: 'attempt.started', pipetteId, attemptId, target: ctx.target?.position ?? null, targetCellId: ctx.target?.cellId ?? null });
+        }
+        emit({ type: 'pipette.state', pipetteId, attemptId, from, to: top, reason: ctx.reason });
+        storeNextTp = true;
+        if (top === 'done') {
+          finished = true;
+          options.onDone?.();
+        }
+      } else {
+        reason = ctx.reason;
+      }
+    },
+    error(err) {
+      // The actor is dead after an error: secure the hardware ourselves.
+      const message = err instanceof Error ? err.message : String(err);
+      emit({ type: 'fault', pipetteId, device: 'controller', kind: 'crash', message });
+      state = 'safe';
+      stateSince = clock.now();
+      reason = `controller error: ${message}`;
+      void ops.safeState(reason).then(() => emit({ type: 'pipette.state', pipetteId, attemptId, from: 'safe', to: 'safe', reason }));
+    },
+  });
+
+  const onSweep = (sweep: Sweep): void => {
+    if (sweep.kind !== 'testpulse' || sweep.mode !== 'VC' || shuttingDown) return;
+    let reading: TestPulseReading;
+    try {
+      reading = analyzeTestPulse(sweep);
+    } catch (e) {
+      emit({ type: 'log', level: 'warn', pipetteId, message: `test pulse not analysable: ${(e as Error).message}` });
+      return;
+    }
+    lastReading = reading;
+    const t = clock.now();
+    const s = conditioner.update(reading, t);
+    history.push([t, reading.r]);
+    if (history.length > HISTORY_POINTS) history.shift();
+    emit({ type: 'pipette.testpulse', pipetteId, attemptId, reading });
+    if (storeNextTp || t - lastStoredTp >= storeEvery) {
+      storeNextTp = false;
+      lastStoredTp = t;
+      emit({ type: 'sweep', pipetteId, attemptId, sweep });
+    }
+    if (!finished) actor.send({ type: 'TP', s });
+  };
+  const offSweep = hw.amplifier.onSweep(onSweep);
+
+  return {
+    pipetteId,
+    get state() {
+      return state;
+    },
+    get stateSince() {
+      return stateSince;
+    },
+    get reason() {
+      return reason;
+    },
+    get attemptId() {
+      return attemptId;
+    },
+    get attempts() {
+      return attempts;
+    },
+    get cleanCount() {
+      return actor.getSnapshot().context.cleanCount;
+    },
+    get lastReading() {
+      return lastReading;
+    },
+    get health() {
+      if (state === 'safe' || state === 'broken' || state === 'needsPipette') return 'failed';
+      if (state === 'fouled' || (lastReading !== null && state === 'wholeCell' && (lastReading.ra ?? 0) > preset.whole_cell.ra_max_MOhm * 1e6)) return 'warning';
+      return 'ok';
+    },
+    get history() {
+      return history;
+    },
+    get signals() {
+      return conditioner.last;
+    },
+    get finished() {
+      return finished;
+    },
+    start() {
+      actor.start();
+    },
+    send(event) {
+      actor.send(event);
+    },
+    async shutdown(why, { retract = true } = {}) {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      offSweep();
+      const wasActive = !finished && state !== 'safe';
+      actor.stop();
+      finished = true;
+      if (wasActive) {
+        const from = state;
+        state = 'safe';
+        stateSince = clock.now();
+        reason = why;
+        emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
+        const result = await ops.safeState(why, { retract });
+        if (!result.complete) emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${result.errors.join('; ')}` });
+      }
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Signals the pipette machine decides on, derived from each test-pulse reading
+ * by time-based filters (readings arrive at 6–100 Hz, so filters are defined
+ * by time constants in seconds, never by sample counts).
+ *
+ * Units here are the preset's display units (MΩ, pF, pA, mV) so guards compare
+ * them directly with preset fields.
+ */
+import type { AutopatchPreset } from '../protocol/types.ts';
+import type { TestPulseReading } from './events.ts';
+import { createEma, createSlope, createRiseCounter, createRangeTracker } from '../analysis/filters.ts';
+
+export interface Signals {
+  /** clock ms of the reading */
+  t: number;
+  /** raw steady-state resistance, MΩ */
+  r: number;
+  /** short filter (hunt.short_tau_s) */
+  rShort: number;
+  /** holding-switch filter (seal.holding_tau_s) */
+  rHold: number;
+  /** gigaseal filter (seal.gigaseal_tau_s) */
+  rGiga: number;
+  /** slow baseline (hunt.baseline_tau_s), since the last baseline reset */
+  baseline: number;
+  /** consecutive readings in which rShort rose */
+  rising: number;
+  /** dR/dt of rShort over the slope window, MΩ/s (null until the window holds two readings) */
+  slope: number | null;
+  /** max − min over the last hunt.dead_readings readings, kΩ (null until that many) */
+  rangeKOhm: number | null;
+  /** fitted whole-cell parameters of this reading (null when no transient): MΩ, pF, MΩ */
+  ra: number | null;
+  cm: number | null;
+  rm: number | null;
+  /** holding current, pA */
+  ihold: number;
+  fitQuality: number;
+  /** readings since the window was last reset, and their median / spread (MΩ) */
+  windowCount: number;
+  windowMedian: number;
+  windowSpread: number;
+}
+
+export interface SignalConditioner {
+  /** feed one reading at clock time t (ms); returns the updated signals */
+  update(reading: TestPulseReading, t: number): Signals;
+  /** restart the hunt baseline and rise counting from the next reading */
+  resetBaseline(): void;
+  /** restart the R0 window (pipette check) */
+  resetWindow(): void;
+  /** restart the seal filters (holding / gigaseal / slope) */
+  resetSeal(): void;
+  readonly last: Signals | null;
+}
+
+const SLOPE_WINDOW_S = 2;
+
+export function createSignalConditioner(preset: AutopatchPreset): SignalConditioner {
+  const short = createEma(preset.hunt.short_tau_s);
+  const hold = createEma(preset.seal.holding_tau_s);
+  const giga = createEma(preset.seal.gigaseal_tau_s);
+  const base = createEma(preset.hunt.baseline_tau_s);
+  // The slope window is a property of the rate-adaptive suction, not a threshold:
+  // long enough to average noise at 6 Hz, short enough to react within seconds.
+  const slope = createSlope(SLOPE_WINDOW_S);
+  const rise = createRiseCounter();
+  const range = createRangeTracker(preset.hunt.dead_readings);
+  let window: number[] = [];
+  let last: Signals | null = null;
+
+  return {
+    get last() {
+      return last;
+    },
+    resetBaseline() {
+      base.reset();
+      rise.reset();
+      range.reset();
+    },
+    resetWindow() {
+      window = [];
+    },
+    resetSeal() {
+      hold.reset();
+      giga.reset();
+      slope.reset();
+    },
+    update(reading, t): Signals {
+      const r = reading.r / 1e6;
+      const rShort = short.update(r, t);
+      window.push(r);
+      if (window.length > preset.pipette_check.readings) window.shift();
+      const sorted = [...window].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      const rng = range.update(r);
+      const next: Signals = {
+        t,
+        r,
+        rShort,
+        rHold: hold.update(r, t),
+        rGiga: giga.update(r, t),
+        baseline: base.update(r, t),
+        rising: rise.update(rShort),
+        slope: slope.update(rShort, t),
+        rangeKOhm: rng === null ? null : rng * 1000,
+        ra: reading.ra === null ? null : reading.ra / 1e6,
+        cm: reading.cm === null ? null : reading.cm * 1e12,
+        rm: reading.rm === null ? null : reading.rm / 1e6,
+        ihold: reading.ihold * 1e12,
+        fitQuality: reading.fitQuality,
+        windowCount: window.length,
+        windowMedian: median,
+        windowSpread: sorted.length ? sorted[sorted.length - 1] - sorted[0] : 0,
+      };
+      last = next;
+      return next;
+    },
+  };
+}

@@ -1,0 +1,387 @@
+/**
+ * The rig supervisor: one session, N pipettes (4 by default, any number).
+ * It owns the runners, the coordinator, the target source and the session
+ * lifecycle (start, pause, resume, abort, emergency stop, end), hands out
+ * targets, watches device connections, and keeps the running figures the
+ * dashboard shows. Runners never see each other: everything shared goes
+ * through the coordinator, and one runner's failure stays its own.
+ */
+import type { Clock } from '../clock/clock.ts';
+import { every } from '../clock/clock.ts';
+import type { DeviceConnection, PipetteHardware } from '../../drivers/types.ts';
+import type { Mount, Vec3 } from '../geometry.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
+import type { CommandResult, PipetteCommand, PipetteSnapshot, SessionPhase, SessionSnapshot } from './api.ts';
+import type { AttemptRecord, RigEvent } from './events.ts';
+import type { EventSink } from './event-sink.ts';
+import { createCoordinator, type Coordinator } from './coordinator.ts';
+import { geometryFor } from './paths.ts';
+import { createPipetteOps, type PipetteOps } from './pipette-ops.ts';
+import { createPipetteRunner, type CleaningStation, type PipetteRunner, type Recorder } from './pipette-runner.ts';
+import type { TargetSource } from './targets.ts';
+
+export interface RigPipette {
+  id: string;
+  hw: PipetteHardware;
+  mount: Mount;
+  /** region centre at the surface, world µm */
+  region: Vec3;
+  /** where the pipette waits, world µm (on the standoff plane) */
+  home: Vec3;
+  shaftLengthUm: number;
+  wells: CleaningStation | null;
+}
+
+export interface RigSetup {
+  name: string;
+  pipettes: RigPipette[];
+  /** plane for lateral moves above the prep, and for long trips, world z µm (negative = above the surface) */
+  standoffZ: number;
+  travelZ: number;
+  /** every distinct device connection, watched for unplugs */
+  connections: DeviceConnection[];
+  valveSettleMs: number;
+}
+
+export interface SupervisorOptions {
+  clock: Clock;
+  rig: RigSetup;
+  preset: AutopatchPreset;
+  sink: EventSink;
+  sessionId: string;
+  operator: string;
+  seed: number | null;
+  virtual: boolean;
+  targets: TargetSource;
+  recorder: Recorder;
+  /** stop starting attempts after this long (clock ms); null = until stopped */
+  durationMs?: number | null;
+  /** stop starting attempts after this many in total; null = no limit */
+  maxAttempts?: number | null;
+  /** reconnect attempts for unplugged devices, ms between tries */
+  reconnectEveryMs?: number;
+}
+
+export interface SessionSummary {
+  sessionId: string;
+  reason: 'completed' | 'aborted' | 'estop' | 'duration' | 'error';
+  attempts: AttemptRecord[];
+  durationS: number;
+}
+
+export interface Supervisor {
+  readonly sessionId: string;
+  readonly phase: SessionPhase;
+  readonly runners: readonly PipetteRunner[];
+  readonly ops: ReadonlyMap<string, PipetteOps>;
+  readonly coordinator: Coordinator;
+  readonly attempts: readonly AttemptRecord[];
+  /** resolves when the session has ended and every pipette is safe */
+  readonly done: Promise<SessionSummary>;
+  start(): void;
+  pause(by: string): Promise<CommandResult>;
+  resume(by: string): Promise<CommandResult>;
+  abort(by: string): Promise<CommandResult>;
+  emergencyStop(by: string): Promise<CommandResult>;
+  /** stop handing out new targets; running attempts finish */
+  finish(reason: 'duration' | 'completed'): void;
+  pipette(pipetteId: string, command: PipetteCommand, by: string): Promise<CommandResult>;
+  snapshot(): SessionSnapshot;
+}
+
+const ok: CommandResult = { ok: true };
+const refuse = (error: string): CommandResult => ({ ok: false, error });
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { clock, rig, preset, sink, sessionId } = options;
+  let phase: SessionPhase = 'idle';
+  let finishing = false;
+  let endReason: SessionSummary['reason'] = 'completed';
+  let startedAt: number | null = null;
+  let issued = 0;
+  const excluded = new Set<string>();
+  const records: AttemptRecord[] = [];
+  const cleanups: Array<() => void> = [];
+  let resolveDone!: (s: SessionSummary) => void;
+  const done = new Promise<SessionSummary>((r) => (resolveDone = r));
+
+  const emit = sink.emit;
+  const coordinator = createCoordinator({
+    clock,
+    pipettes: rig.pipettes.map((p) => ({ id: p.id, axis: geometryFor(p.mount, rig.standoffZ, rig.travelZ).axis, shaftLengthUm: p.shaftLengthUm })),
+    clearanceUm: preset.coordination.clearance_um,
+    pauseOthersWhileSealing: preset.coordination.pause_others_while_sealing,
+  });
+
+  const opsById = new Map<string, PipetteOps>();
+  const resumeWaiters = new Set<() => void>();
+
+  const nextTarget = async (pipetteId: string) => {
+    options.targets.release(pipetteId);
+    // While paused, no new attempt starts.
+    while (phase === 'paused') await new Promise<void>((r) => resumeWaiters.add(r));
+    if (finishing || phase !== 'running' || excluded.has(pipetteId)) return null;
+    if (options.maxAttempts != null && issued >= options.maxAttempts) {
+      finish('completed');
+      return null;
+    }
+    const t = options.targets.next(pipetteId);
+    if (t) issued++;
+    return t;
+  };
+
+  let attemptCounter = 0;
+  const runners: PipetteRunner[] = rig.pipettes.map((p) => {
+    const geometry = geometryFor(p.mount, rig.standoffZ, rig.travelZ);
+    const ops = createPipetteOps({
+      pipetteId: p.id,
+      hw: p.hw,
+      geometry,
+      clock,
+      coordinator,
+      emit,
+      valveSettleMs: rig.valveSettleMs,
+      safeSpeeds: { tissue: preset.retract.speed_tissue_um_per_s, bath: preset.retract.speed_bath_um_per_s },
+    });
+    opsById.set(p.id, ops);
+    return createPipetteRunner({
+      pipetteId: p.id,
+      preset,
+      clock,
+      hw: p.hw,
+      ops,
+      emit,
+      home: p.home,
+      wells: p.wells,
+      recorder: options.recorder,
+      coordination: {
+        nextTarget,
+        sealing: (id, on) => coordinator.setSealing(id, on),
+        waitForBreakInPartners: (id, signal) => coordinator.waitForNoOtherSealing(id, signal),
+        acquire: (resource, id, signal) => coordinator.acquire(resource, id, signal),
+      },
+      newAttemptId: () => `${sessionId}-${p.id}-${String(++attemptCounter).padStart(4, '0')}`,
+      onDone: () => checkAllDone(),
+    });
+  });
+
+  cleanups.push(
+    sink.subscribe((e: RigEvent) => {
+      if (e.type === 'attempt.ended') records.push(e.record);
+    }),
+  );
+
+  const end = (reason: SessionSummary['reason'], detail?: string): void => {
+    if (phase === 'ended' || phase === 'estopped') return;
+    phase = reason === 'estop' ? 'estopped' : 'ended';
+    for (const c of cleanups.splice(0)) c();
+    emit({ type: 'session.ended', sessionId, reason, detail });
+    resolveDone({ sessionId, reason, attempts: [...records], durationS: (clock.now() - (startedAt ?? clock.now())) / 1000 });
+  };
+
+  function checkAllDone(): void {
+    if (runners.every((r) => r.finished)) end(endReason);
+  }
+
+  const finish = (reason: 'duration' | 'completed'): void => {
+    if (finishing) return;
+    finishing = true;
+    endReason = reason;
+    emit({ type: 'log', level: 'info', pipetteId: null, message: `session finishing (${reason}): no new attempts` });
+    for (const r of runners) r.send({ type: 'FINISH' });
+    for (const w of resumeWaiters) w();
+    resumeWaiters.clear();
+  };
+
+  const watchConnections = (): void => {
+    const everyMs = options.reconnectEveryMs ?? 2000;
+    for (const conn of rig.connections) {
+      let stopRetry: (() => void) | null = null;
+      const off = conn.onStateChange((state, error) => {
+        if (state === 'disconnected') {
+          emit({ type: 'fault', pipetteId: null, device: conn.label, kind: 'disconnected', message: error?.message ?? 'device disconnected' });
+          if (!stopRetry) {
+            stopRetry = every(clock, everyMs, () => {
+              conn.reconnect().then(
+                () => {
+                  stopRetry?.();
+                  stopRetry = null;
+                  emit({ type: 'log', level: 'info', pipetteId: null, message: `${conn.label} reconnected` });
+                },
+                () => {},
+              );
+            });
+          }
+        }
+      });
+      cleanups.push(() => {
+        off();
+        stopRetry?.();
+      });
+    }
+  };
+
+  const pipetteSnapshot = (r: PipetteRunner): PipetteSnapshot => {
+    const ops = opsById.get(r.pipetteId)!;
+    return {
+      pipetteId: r.pipetteId,
+      state: r.state,
+      stateSince: r.stateSince,
+      lastReason: r.reason,
+      attemptId: r.attemptId,
+      attempts: r.attempts,
+      health: r.health,
+      lastReading: r.lastReading,
+      pressure: ops.pressureState,
+      position: ops.position,
+      holding: ops.holdingState,
+      cleanCount: r.cleanCount,
+      overrides: { ...ops.overrides },
+      history: r.history.slice(),
+    };
+  };
+
+  const supervisor: Supervisor = {
+    sessionId,
+    get phase() {
+      return phase;
+    },
+    runners,
+    ops: opsById,
+    coordinator,
+    get attempts() {
+      return records;
+    },
+    done,
+    start() {
+      if (phase !== 'idle') return;
+      phase = 'running';
+      startedAt = clock.now();
+      emit({
+        type: 'session.started',
+        sessionId,
+        preset: preset.name,
+        pipettes: rig.pipettes.map((p) => p.id),
+        seed: options.seed,
+        rig: rig.name,
+        operator: options.operator,
+        virtual: options.virtual,
+      });
+      watchConnections();
+      if (options.durationMs != null) {
+        const timer = clock.setTimeout(() => finish('duration'), options.durationMs);
+        cleanups.push(() => clock.clearTimeout(timer));
+      }
+      for (const r of runners) r.start();
+    },
+    async pause(by) {
+      if (phase !== 'running') return refuse(`cannot pause a session that is ${phase}`);
+      phase = 'paused';
+      coordinator.setPaused(true);
+      emit({ type: 'session.paused', sessionId, by });
+      return ok;
+    },
+    async resume(by) {
+      if (phase !== 'paused') return refuse(`cannot resume a session that is ${phase}`);
+      phase = 'running';
+      coordinator.setPaused(false);
+      for (const w of resumeWaiters) w();
+      resumeWaiters.clear();
+      emit({ type: 'session.resumed', sessionId, by });
+      return ok;
+    },
+    async abort(by) {
+      if (phase === 'ended' || phase === 'estopped' || phase === 'idle') return refuse(`no running session to abort (${phase})`);
+      emit({ type: 'log', level: 'warn', pipetteId: null, message: `session aborted by ${by}` });
+      endReason = 'aborted';
+      finishing = true;
+      if (phase === 'paused') {
+        phase = 'running';
+        coordinator.setPaused(false);
+      }
+      for (const w of resumeWaiters) w();
+      resumeWaiters.clear();
+      for (const r of runners) {
+        r.send({ type: 'ABORT', reason: `session aborted by ${by}` });
+        r.send({ type: 'FINISH' });
+      }
+      return ok;
+    },
+    async emergencyStop(by) {
+      if (phase === 'estopped') return ok;
+      emit({ type: 'estop', by });
+      coordinator.closeAll();
+      // Motion first, on every pipette at once; then pressure and amplifiers.
+      await Promise.all(rig.pipettes.map((p) => p.hw.manipulator.stop().catch(() => {})));
+      await Promise.all(runners.map((r) => r.shutdown(`emergency stop by ${by}`, { retract: false })));
+      end('estop', `emergency stop by ${by}`);
+      return ok;
+    },
+    finish,
+    async pipette(pipetteId, command, by) {
+      const runner = runners.find((r) => r.pipetteId === pipetteId);
+      const ops = opsById.get(pipetteId);
+      if (!runner || !ops) return refuse(`no pipette ${pipetteId}`);
+      if (phase === 'ended' || phase === 'estopped') return refuse(`session is ${phase}`);
+      emit({ type: 'log', level: 'info', pipetteId, message: `${command.action} by ${by}` });
+      try {
+        switch (command.action) {
+          case 'skip':
+            runner.send({ type: 'SKIP', reason: `skipped by ${by}` });
+            return ok;
+          case 'retry':
+            excluded.delete(pipetteId);
+            runner.send({ type: 'RETRY' });
+            return ok;
+          case 'abort':
+            excluded.add(pipetteId);
+            runner.send({ type: 'ABORT', reason: `aborted by ${by}` });
+            return ok;
+          case 'clean':
+            if (runner.state !== 'idle') return refuse(`pipette ${pipetteId} is ${runner.state}; clean when idle`);
+            runner.send({ type: 'CLEAN_NOW' });
+            return ok;
+          case 'replaced':
+            runner.send({ type: 'REPLACED' });
+            return ok;
+          case 'pressure':
+            await ops.overridePressure(command.mbar);
+            return ok;
+          case 'holding':
+            await ops.overrideHolding(command.mV);
+            return ok;
+        }
+      } catch (e) {
+        return refuse((e as Error).message);
+      }
+    },
+    snapshot() {
+      const funnel = { attempts: records.length, approached: 0, detected: 0, sealed: 0, wholeCell: 0, recorded: 0 };
+      const order = ['approached', 'detected', 'sealed', 'wholeCell', 'recorded'] as const;
+      for (const r of records) {
+        const reached = order.indexOf(r.stageReached as (typeof order)[number]);
+        for (let i = 0; i <= reached; i++) funnel[order[i]]++;
+      }
+      const hours = startedAt === null ? 0 : (clock.now() - startedAt) / 3_600_000;
+      return {
+        sessionId,
+        phase,
+        preset: preset.name,
+        startedAt,
+        now: clock.now(),
+        epochMs: clock.epochMs(),
+        virtual: options.virtual,
+        pipettes: runners.map(pipetteSnapshot),
+        funnel,
+        cellsPerHour: hours > 0 ? funnel.recorded / hours : 0,
+        recentAttempts: records.slice(-20),
+        thresholds: {
+          holdingAt: preset.seal.holding_at_MOhm * 1e6,
+          gigaseal: preset.seal.gigaseal_MOhm * 1e6,
+          breakIn: preset.break_in.success_MOhm * 1e6,
+        },
+      };
+    },
+  };
+  return supervisor;
+}
