@@ -1,0 +1,123 @@
+/**
+ * What the dashboard needs from storage for the sessions page and the sweep
+ * viewer. The SQLite store implements it; the server only reads through it.
+ * Methods may answer synchronously (better-sqlite3) or with a promise.
+ * `null` means "no such session/attempt/sweep" and becomes a 404.
+ *
+ * Units are SI as everywhere at boundaries: Ω, F, A, V, s (durations in
+ * reports), ms (clock times), epoch ms (wall times).
+ */
+import type { ClampMode } from '../../drivers/types.ts';
+import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';
+
+export interface SessionSummary {
+  sessionId: string;
+  preset: string;
+  operator: string;
+  rig: string;
+  virtual: boolean;
+  startEpochMs: number;
+  endEpochMs: number | null;
+  status: SessionStatus;
+  /** 'completed' | 'aborted' | 'estop' | 'duration' | 'error' | … as the session ended, null while running */
+  endReason: string | null;
+  pipettes: string[];
+  attempts: number;
+  wholeCell: number;
+  recorded: number;
+}
+
+/** Attempts, and how many of them reached at least each funnel stage. */
+export interface FunnelCounts {
+  attempts: number;
+  approached: number;
+  detected: number;
+  sealed: number;
+  wholeCell: number;
+  recorded: number;
+}
+
+/** min / quartiles / max of one quality figure over the attempts that have it. */
+export interface Distribution {
+  n: number;
+  min: number;
+  q1: number;
+  median: number;
+  q3: number;
+  max: number;
+}
+
+export interface SessionReport {
+  session: SessionSummary;
+  /** session time the figures cover, s */
+  durationS: number;
+  funnel: FunnelCounts;
+  byPipette: Array<{ pipetteId: string; funnel: FunnelCounts; cellsPerHour: number }>;
+  byPreset: Array<{ preset: string; funnel: FunnelCounts; cellsPerHour: number }>;
+  /** time spent in each state, summed over pipettes, s */
+  timePerState: Partial<Record<PipetteStateName, number>>;
+  /** most frequent first */
+  failureReasons: Array<{ reason: string; count: number }>;
+  /** recorded cells per hour of session time */
+  cellsPerHour: number;
+  /** trials with ≥ 2 simultaneous whole-cell recordings; `definition` says what a trial is */
+  simultaneous: { trials: number; atLeastTwo: number; rate: number | null; definition: string };
+  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, timeToSeal s */
+  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'timeToSeal', Distribution | null>;
+}
+
+export interface StateTransition {
+  /** clock ms */
+  t: number;
+  epochMs: number;
+  from: PipetteStateName;
+  to: PipetteStateName;
+  reason: string;
+}
+
+export interface AttemptTimeline {
+  record: AttemptRecord;
+  /** in time order */
+  transitions: StateTransition[];
+}
+
+export interface SweepInfo {
+  sweepId: number;
+  pipetteId: string;
+  attemptId: string | null;
+  kind: 'testpulse' | 'stimulus';
+  mode: ClampMode;
+  seq: number;
+  /** clock ms of the first sample */
+  startTime: number;
+  sampleRateHz: number;
+  responseUnit: 'A' | 'V';
+  /** SI: V in VC, A in IC */
+  holding: number;
+  samples: number;
+  stimulusName: string | null;
+  qc: Record<string, number | boolean> | null;
+}
+
+export interface SweepData {
+  info: SweepInfo;
+  /** SI: A in VC, V in IC/I0 */
+  response: Float32Array;
+  /** command waveform played, SI (A in IC, V in VC), same length as response; null for test pulses */
+  stimulus: Float32Array | null;
+}
+
+export interface SessionArchive {
+  /** newest first */
+  listSessions(options: { limit: number }): MaybePromise<SessionSummary[]>;
+  sessionReport(sessionId: string): MaybePromise<SessionReport | null>;
+  /** ended attempts of a session with their state timelines, oldest first; null = unknown session */
+  attempts(sessionId: string): MaybePromise<AttemptTimeline[] | null>;
+  /** sweeps recorded during an attempt, in order; null = unknown attempt */
+  sweepsOfAttempt(attemptId: string): MaybePromise<SweepInfo[] | null>;
+  sweep(sweepId: number): MaybePromise<SweepData | null>;
+}

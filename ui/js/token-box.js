@@ -1,0 +1,49 @@
+// @ts-check
+/** The token field in the top bar: asked once, kept in sessionStorage. */
+import { getToken, setToken } from './api.js';
+import { h, setText } from './dom.js';
+
+/**
+ * @param {HTMLElement} slot
+ * @param {() => void} [onChange]
+ */
+export function createTokenBox(slot, onChange) {
+  const input = /** @type {HTMLInputElement} */ (h('input', { type: 'password', id: 'token', placeholder: 'session token', autocomplete: 'off', size: 14 }));
+  const state = h('span', { class: 'token-state', title: 'click to change the token' });
+  const box = h(
+    'form',
+    {
+      id: 'token-box',
+      onsubmit: (/** @type {Event} */ e) => {
+        e.preventDefault();
+        setToken(input.value.trim() || null);
+        input.value = '';
+        show();
+        onChange?.();
+      },
+    },
+    state,
+    input,
+    h('button', { type: 'submit', class: 'small' }, 'Use'),
+  );
+  state.addEventListener('click', () => {
+    box.classList.remove('has-token');
+    input.focus();
+  });
+  function show() {
+    const has = !!getToken();
+    setText(state, has ? 'token ✓' : 'token needed for control');
+    box.classList.toggle('has-token', has);
+    box.classList.toggle('needed', !has);
+  }
+  slot.append(box);
+  show();
+  return {
+    /** draw attention to it after a refused command */
+    ask() {
+      box.classList.remove('has-token');
+      box.classList.add('needed');
+      input.focus();
+    },
+  };
+}
