@@ -11,7 +11,7 @@ export interface ByteLogEntry {
 }
 
 export interface ByteLog {
-  /** entries kept (all of them unless the log was created with a cap) */
+  /** entries kept, oldest first (all of them unless the log was created with a cap) */
   readonly entries: readonly ByteLogEntry[];
   /** entries dropped because of the cap (they still count in the digest and totals) */
   readonly dropped: number;
@@ -19,19 +19,24 @@ export interface ByteLog {
   record(t: number, dir: ByteDirection, bytes: Buffer): void;
   /** SHA-256 over every (time, direction, bytes) recorded: equal digests = identical traffic */
   digest(): string;
-  /** the bytes of one direction, concatenated */
+  /** the bytes of one direction among the kept entries, concatenated */
   concat(dir: ByteDirection): Buffer;
 }
 
 /** `keep`: how many most recent entries to keep in memory (Infinity by default). */
 export function createByteLog(keep = Infinity): ByteLog {
-  const entries: ByteLogEntry[] = [];
+  // A ring once the cap is reached: recording stays O(1) however long the session.
+  const ring: ByteLogEntry[] = [];
+  let head = 0;
   const hash: Hash = createHash('sha256');
   const header = Buffer.alloc(9);
   const totals = { in: 0, out: 0 };
   let dropped = 0;
+  const ordered = (): ByteLogEntry[] => (head === 0 ? ring : [...ring.slice(head), ...ring.slice(0, head)]);
   return {
-    entries,
+    get entries() {
+      return ordered();
+    },
     get dropped() {
       return dropped;
     },
@@ -46,13 +51,16 @@ export function createByteLog(keep = Infinity): ByteLog {
         dropped++;
         return;
       }
-      entries.push({ t, dir, bytes: Buffer.from(bytes) });
-      if (entries.length > keep) {
-        entries.shift();
+      const entry = { t, dir, bytes: Buffer.from(bytes) };
+      if (ring.length < keep) {
+        ring.push(entry);
+      } else {
+        ring[head] = entry;
+        head = (head + 1) % ring.length;
         dropped++;
       }
     },
     digest: () => hash.copy().digest('hex'),
-    concat: (dir) => Buffer.concat(entries.filter((e) => e.dir === dir).map((e) => e.bytes)),
+    concat: (dir) => Buffer.concat(ordered().filter((e) => e.dir === dir).map((e) => e.bytes)),
   };
 }

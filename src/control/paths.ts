@@ -101,14 +101,14 @@ export function wellLegs(from: Vec3, inside: Vec3, g: PipetteGeometry, speeds: S
   const entry = alongAxisToZ(inside, g.axis, g.travelZ);
   legs.push({ to: [here[0], here[1], g.travelZ], speed: speeds.bath, label: 'rise to the travel plane' });
   legs.push({ to: entry, speed: speeds.bath, label: 'lateral above the well' });
-  legs.push({ to: inside, speed: speeds.tissue, label: 'into the well along the axis' });
+  legs.push({ to: inside, speed: speeds.bath, label: 'into the well along the axis' });
   return legs;
 }
 
 /** Out of a well (along the axis) to the travel plane, then back above the prep to `start`. */
 export function leaveWellLegs(from: Vec3, start: Vec3, g: PipetteGeometry, speeds: Speeds): Waypoint[] {
   const legs: Waypoint[] = [];
-  if (from[2] > g.travelZ + 1e-6) legs.push({ to: alongAxisToZ(from, g.axis, g.travelZ), speed: speeds.tissue, label: 'out of the well along the axis' });
+  if (from[2] > g.travelZ + 1e-6) legs.push({ to: alongAxisToZ(from, g.axis, g.travelZ), speed: speeds.bath, label: 'out of the well along the axis' });
   legs.push({ to: [start[0], start[1], g.travelZ], speed: speeds.bath, label: 'lateral back above the prep' });
   legs.push({ to: start, speed: speeds.bath, label: 'down to the start point' });
   return legs;

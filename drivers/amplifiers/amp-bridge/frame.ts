@@ -36,6 +36,8 @@ export interface Frame extends FrameHeader {
   samples: Float32Array;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function encodeFrame(h: FrameHeader, samples: Float32Array): Buffer {
   const n = samples.length;
   if (n > MAX_FRAME_SAMPLES) throw new RangeError(`frame of ${n} samples exceeds ${MAX_FRAME_SAMPLES}`);
@@ -59,7 +61,12 @@ export function encodeFrame(h: FrameHeader, samples: Float32Array): Buffer {
   buf.writeUInt32LE(h.stepOnset >>> 0, HDR.stepOnset);
   buf.writeUInt32LE(h.stepLength >>> 0, HDR.stepLength);
   buf.writeDoubleLE(h.t0Us, HDR.t0Us);
-  for (let i = 0; i < n; i++) buf.writeFloatLE(samples[i], HEADER_BYTES + 4 * i);
+  if (LITTLE_ENDIAN_HOST) {
+    // The wire is little-endian float32, as the host's own layout: one copy.
+    Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).copy(buf, HEADER_BYTES);
+  } else {
+    for (let i = 0; i < n; i++) buf.writeFloatLE(samples[i], HEADER_BYTES + 4 * i);
+  }
   buf.writeUInt32LE(crc32(buf, 2, HEADER_BYTES + 4 * n), HEADER_BYTES + 4 * n);
   return buf;
 }
@@ -129,7 +136,12 @@ export function crcMatches(buf: Buffer, length: number): { ok: boolean; expected
 export function readFrame(buf: Buffer): Frame {
   const count = buf.readUInt16LE(HDR.count);
   const samples = new Float32Array(count);
-  for (let i = 0; i < count; i++) samples[i] = buf.readFloatLE(HEADER_BYTES + 4 * i);
+  if (LITTLE_ENDIAN_HOST) {
+    // Copy into a fresh, aligned array (the frame may sit at any offset of the receive buffer).
+    new Uint8Array(samples.buffer).set(buf.subarray(HEADER_BYTES, HEADER_BYTES + 4 * count));
+  } else {
+    for (let i = 0; i < count; i++) samples[i] = buf.readFloatLE(HEADER_BYTES + 4 * i);
+  }
   return {
     type: buf[HDR.type],
     channel: buf[HDR.channel],
