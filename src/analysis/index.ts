@@ -1,0 +1,27 @@
+/** Signal analysis: pure functions over sweeps and readings (no clock, no I/O). */
+export { analyzeTestPulse, DEFAULT_TESTPULSE_OPTIONS, type TestPulseAnalysis, type TestPulseOptions } from './testpulse.ts';
+export {
+  createEma,
+  createSlope,
+  createRiseCounter,
+  createRangeTracker,
+  createFirstMedian,
+  type Ema,
+  type Slope,
+  type RiseCounter,
+  type RangeTracker,
+  type FirstMedian,
+} from './filters.ts';
+export {
+  sweepQc,
+  sweepQcFromSweep,
+  sweepQcRecord,
+  DEFAULT_SWEEP_QC,
+  type SweepQcCheck,
+  type SweepQcInput,
+  type SweepQcResult,
+  type SweepQcThresholds,
+} from './sweep-qc.ts';
+export { createExpFit, fitExponential, residualSigma, curvatureSnr, type ExpFit } from './expfit.ts';
+export { mean, median, rmsAboutMean, linearFit } from './stats.ts';
+export * from './efeatures/index.ts';
