@@ -60,6 +60,8 @@ export interface SupervisorOptions {
   maxAttempts?: number | null;
   /** reconnect attempts for unplugged devices, ms between tries */
   reconnectEveryMs?: number;
+  /** test-pulse sweeps stored per pipette: one every this many ms (plus one at each state change) */
+  tpSweepStoreEveryMs?: number;
 }
 
 export interface SessionSummary {
@@ -154,6 +156,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       home: p.home,
       wells: p.wells,
       recorder: options.recorder,
+      tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,
       coordination: {
         nextTarget,
         sealing: (id, on) => coordinator.setSealing(id, on),
