@@ -51,6 +51,8 @@ export function pastTarget(p: Vec3, target: Vec3, axis: Vec3): number {
 export interface Speeds {
   bath: number;
   tissue: number;
+  /** long lateral trips on the travel plane, far from tissue (a rig capability); defaults to bath */
+  travel?: number;
 }
 
 /**
@@ -100,7 +102,7 @@ export function wellLegs(from: Vec3, inside: Vec3, g: PipetteGeometry, speeds: S
   const here = legs.length ? legs[legs.length - 1].to : from;
   const entry = alongAxisToZ(inside, g.axis, g.travelZ);
   legs.push({ to: [here[0], here[1], g.travelZ], speed: speeds.bath, label: 'rise to the travel plane' });
-  legs.push({ to: entry, speed: speeds.bath, label: 'lateral above the well' });
+  legs.push({ to: entry, speed: speeds.travel ?? speeds.bath, label: 'lateral above the well' });
   legs.push({ to: inside, speed: speeds.bath, label: 'into the well along the axis' });
   return legs;
 }
@@ -109,7 +111,7 @@ export function wellLegs(from: Vec3, inside: Vec3, g: PipetteGeometry, speeds: S
 export function leaveWellLegs(from: Vec3, start: Vec3, g: PipetteGeometry, speeds: Speeds): Waypoint[] {
   const legs: Waypoint[] = [];
   if (from[2] > g.travelZ + 1e-6) legs.push({ to: alongAxisToZ(from, g.axis, g.travelZ), speed: speeds.bath, label: 'out of the well along the axis' });
-  legs.push({ to: [start[0], start[1], g.travelZ], speed: speeds.bath, label: 'lateral back above the prep' });
+  legs.push({ to: [start[0], start[1], g.travelZ], speed: speeds.travel ?? speeds.bath, label: 'lateral back above the prep' });
   legs.push({ to: start, speed: speeds.bath, label: 'down to the start point' });
   return legs;
 }

@@ -52,6 +52,8 @@ export interface PipetteRunnerOptions {
   /** where the pipette waits between attempts (world µm, on the standoff plane) */
   home: Vec3;
   wells: CleaningStation | null;
+  /** µm/s for trips on the travel plane */
+  travelSpeed: number;
   /** store one test-pulse sweep per this many ms (plus one at every state change) */
   tpSweepStoreEveryMs?: number;
   /** id generator for attempts (deterministic in virtual time) */
@@ -216,7 +218,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       const wells = options.wells;
       if (!wells) throw new Error('no cleaning wells are configured for this rig');
       const c = preset.clean;
-      const speeds = { bath: preset.retract.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
+      const speeds = { bath: preset.retract.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s, travel: options.travelSpeed };
       const inside = (w: Region): Vec3 => [w.center[0], w.center[1], w.center[2] - w.depthUm / 2];
       const releaseDetergent = await coordination.acquire(`well:${wells.detergent.name}`, pipetteId, signal);
       try {

@@ -41,6 +41,8 @@ export interface RigSetup {
   /** every distinct device connection, watched for unplugs */
   connections: DeviceConnection[];
   valveSettleMs: number;
+  /** speed of long trips on the travel plane (to and from the wells), µm/s */
+  travelSpeed: number;
 }
 
 export interface SupervisorOptions {
@@ -155,6 +157,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       emit,
       home: p.home,
       wells: p.wells,
+      travelSpeed: rig.travelSpeed,
       recorder: options.recorder,
       tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,
       coordination: {

@@ -53,6 +53,8 @@ export interface RigConfig {
   travelZ: number;
   /** wait between writing a pressure setpoint and opening the valve, ms */
   valveSettleMs: number;
+  /** speed for long trips on the travel plane, far from tissue (to the wells), µm/s */
+  travelSpeed: number;
   pressureBoxes: PressureBoxSpec[];
   amplifiers: AmplifierSpec[];
   pipettes: PipetteSpec[];

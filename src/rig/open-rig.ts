@@ -101,6 +101,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
       standoffZ: config.standoffZ,
       travelZ: config.travelZ,
       valveSettleMs: config.valveSettleMs,
+      travelSpeed: config.travelSpeed,
       connections,
       pipettes: config.pipettes.map((p, i) => {
         const wells = p.wells ? { detergent: wellByName.get(p.wells.detergent), rinse: wellByName.get(p.wells.rinse) } : null;

@@ -219,6 +219,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     standoffZ: STANDOFF_Z,
     travelZ: TRAVEL_Z,
     valveSettleMs: 300,
+    travelSpeed: MAX_SPEED,
     pressureBoxes: boxSpecs,
     amplifiers: ampSpecs,
     pipettes,

@@ -1,0 +1,215 @@
+/**
+ * `autopatch run`: a session on the built-in simulated rig.
+ *
+ * Default (what `npm start` runs): four pipettes, the in-vivo preset, real
+ * time, the dashboard on 127.0.0.1 with a control token printed at start;
+ * the dashboard stays up after the session for review until Ctrl-C.
+ * `--virtual` runs as fast as the work allows (deterministic from --seed),
+ * prints the summary and exits.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CliCommand, CliIO } from '../io.ts';
+import { createRealClock, createScaledClock, createVirtualClock, every, type Clock, type VirtualClock } from '../../clock/index.ts';
+import { parseOptions, UsageError } from '../options.ts';
+import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
+import { ProtocolError } from '../../protocol/errors.ts';
+import { listPresets } from '../../protocol/load.ts';
+import { openStoreWriter, type StoreWriter } from '../../store/writer.ts';
+import { openDatabase } from '../../store/migrations.ts';
+import { defaultDbPath } from '../../store/paths.ts';
+import { createSqliteArchive } from '../../store/archive.ts';
+import { buildReport } from '../../store/reports.ts';
+import { formatReport } from '../../store/report-format.ts';
+import { StoreError } from '../../store/errors.ts';
+import type { SessionSummary } from '../../control/supervisor.ts';
+import type { RigEvent } from '../../control/events.ts';
+import { formatProgress } from '../progress.ts';
+
+const USAGE = `usage: autopatch run [options]
+  --virtual            run in virtual time, as fast as possible (no dashboard unless --dashboard)
+  --seed N             seed of the simulated preparation (default 1)
+  --pipettes N         number of pipettes (default 4)
+  --preset NAME        autopatch preset in protocols/presets (default in-vivo-blind)
+  --duration MIN       stop starting attempts after MIN minutes of rig time (default 20; 0 = until stopped)
+  --attempts N         stop starting attempts after N attempts in total
+  --speed X            real-time runs only: rig clock X times faster than the wall (default 1)
+  --port P             dashboard port (default 8780; 0 = any free port)
+  --dashboard / --no-dashboard
+  --db PATH            SQLite database (default: $AUTOPATCH_DB or data/autopatch.sqlite)
+  --operator NAME      recorded with the session (default: $USER)
+  --exit               real-time runs: exit when the session ends instead of keeping the dashboard up
+  --quiet              no progress lines
+`;
+
+interface RunOptions {
+  virtual: boolean;
+  seed: number;
+  pipettes: number;
+  preset: string;
+  durationMin: number | null;
+  attempts: number | null;
+  speed: number;
+  port: number;
+  dashboard: boolean;
+  db: string;
+  operator: string;
+  exitWhenDone: boolean;
+  quiet: boolean;
+}
+
+function parseRunOptions(argv: string[]): RunOptions {
+  const o = parseOptions(argv, {
+    virtual: { value: false },
+    seed: { value: true },
+    pipettes: { value: true },
+    preset: { value: true },
+    duration: { value: true },
+    attempts: { value: true },
+    speed: { value: true },
+    port: { value: true },
+    dashboard: { value: false },
+    'no-dashboard': { value: false },
+    db: { value: true },
+    operator: { value: true },
+    exit: { value: false },
+    quiet: { value: false },
+    help: { value: false },
+  });
+  if (o.flags.has('help')) throw new UsageError('');
+  const num = (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
+    const v = o.values.get(name)?.[0];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what} (got "${v}")`);
+    return n;
+  };
+  const virtual = o.flags.has('virtual');
+  const duration = num('duration', 20, (n) => n >= 0, 'a number of minutes ≥ 0');
+  const attempts = o.values.has('attempts') ? num('attempts', 0, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1') : null;
+  if (virtual && duration === 0 && attempts === null) throw new UsageError('--virtual needs a --duration or --attempts limit (it would run forever)');
+  const speed = num('speed', 1, (n) => n > 0 && n <= 1000, 'a factor between 0 and 1000');
+  if (virtual && o.values.has('speed')) throw new UsageError('--speed applies to real-time runs; --virtual already runs as fast as possible');
+  return {
+    virtual,
+    seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
+    pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
+    preset: o.values.get('preset')?.[0] ?? 'in-vivo-blind',
+    durationMin: duration === 0 ? null : duration,
+    attempts,
+    speed,
+    port: num('port', 8780, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'),
+    dashboard: o.flags.has('no-dashboard') ? false : o.flags.has('dashboard') || !virtual,
+    db: o.values.get('db')?.[0] ?? defaultDbPath(),
+    operator: o.values.get('operator')?.[0] ?? process.env.USER ?? 'operator',
+    exitWhenDone: o.flags.has('exit') || virtual,
+    quiet: o.flags.has('quiet'),
+  };
+}
+
+export const runCommand: CliCommand = async (argv, io) => {
+  let opts: RunOptions;
+  try {
+    opts = parseRunOptions(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message) io.stderr(`autopatch run: ${e.message}\n`);
+      io.stderr(USAGE);
+      return e.message ? 2 : 0;
+    }
+    throw e;
+  }
+  try {
+    return await runSession(opts, io);
+  } catch (e) {
+    if (e instanceof ProtocolError || e instanceof StoreError) {
+      io.stderr(`autopatch run: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+};
+
+async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
+  const clock: Clock = opts.virtual ? createVirtualClock({ startEpochMs: Date.now() }) : opts.speed === 1 ? createRealClock() : createScaledClock(opts.speed);
+  const writer: StoreWriter = await openStoreWriter({
+    path: opts.db,
+    onBackpressure: (b) => io.stderr(`store: ${b.kind} (${JSON.stringify(b)})\n`),
+    onError: (e) => io.stderr(`store: ${e.message}\n`),
+  });
+  const lab: SimulatedLab = await createSimulatedLab({
+    clock,
+    seed: opts.seed,
+    pipettes: opts.pipettes,
+    preset: opts.preset,
+    operator: opts.operator,
+    durationMin: opts.durationMin,
+    maxAttempts: opts.attempts,
+  });
+  lab.sink.subscribe((e: RigEvent) => writer.write(e));
+  if (!opts.quiet) {
+    lab.sink.subscribe((e: RigEvent) => {
+      if (e.type === 'fault') io.stderr(`fault: ${e.pipetteId ?? 'rig'} ${e.device}: ${e.message}\n`);
+      if (e.type === 'estop') io.stdout(`EMERGENCY STOP by ${e.by}\n`);
+    });
+  }
+
+  io.stdout(`autopatch: ${lab.sim.config.name}; preset ${opts.preset}; ${opts.virtual ? 'virtual time' : opts.speed === 1 ? 'real time' : `${opts.speed}× real time`}\n`);
+  io.stdout(`database: ${opts.db}\n`);
+
+  let server: { close(): Promise<void> } | null = null;
+  if (opts.dashboard) {
+    const { createServer, dashboardUrl } = await import('../../server/index.ts');
+    const token = randomBytes(12).toString('hex');
+    const readDb = openDatabase(opts.db, { recover: false });
+    const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
+    const url = await app.autopatch.listen();
+    server = { close: async () => { await app.close(); readDb.close(); } };
+    io.stdout(`dashboard: ${dashboardUrl(url, token)}\n`);
+    io.stdout(`control token: ${token} (needed for commands; viewing is open on this machine)\n`);
+  }
+
+  const supervisor = await lab.startSession();
+  const stopProgress = opts.quiet ? () => {} : every(clock, opts.virtual ? 60_000 : 10_000, () => io.stdout(formatProgress(lab.host.snapshot()) + '\n'));
+
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) {
+      io.stderr('second Ctrl-C: emergency stop\n');
+      void lab.host.emergencyStop('operator (Ctrl-C twice)');
+      return;
+    }
+    interrupted = true;
+    io.stderr('\nCtrl-C: aborting the session (pipettes retract to safety; Ctrl-C again for an emergency stop)\n');
+    void lab.host.abort('operator (Ctrl-C)');
+  };
+  process.on('SIGINT', onSigint);
+
+  const summary: SessionSummary =
+    clock.kind === 'virtual' ? await (clock as VirtualClock).runUntilSettled(supervisor.done, 48 * 3_600_000) : await supervisor.done;
+  stopProgress();
+  await writer.flush();
+  io.stdout(`\nsession ${summary.sessionId} ended (${summary.reason}) after ${(summary.durationS / 60).toFixed(1)} min of rig time\n`);
+  printSummary(opts.db, summary.sessionId, io);
+
+  if (!opts.exitWhenDone && server && !interrupted) {
+    io.stdout('the dashboard stays up for review and new sessions; Ctrl-C to quit\n');
+    await new Promise<void>((resolve) => {
+      process.off('SIGINT', onSigint);
+      process.once('SIGINT', () => resolve());
+    });
+  }
+  process.off('SIGINT', onSigint);
+  await server?.close();
+  await lab.close();
+  await writer.close();
+  return 0;
+}
+
+function printSummary(dbPath: string, sessionId: string, io: CliIO): void {
+  const db = openDatabase(dbPath, { recover: false });
+  try {
+    io.stdout(formatReport(buildReport(db, [sessionId]), 'table'));
+  } finally {
+    db.close();
+  }
+}
