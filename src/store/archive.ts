@@ -1,0 +1,185 @@
+/**
+ * The store seen through the dashboard's SessionArchive interface
+ * (src/server/archive-types.ts): adapts reports, timelines and sweeps to the
+ * shapes the sessions page and sweep viewer use. Read-only, synchronous.
+ */
+import type Database from 'better-sqlite3';
+import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
+import type {
+  AttemptTimeline,
+  Distribution as ArchiveDistribution,
+  FunnelCounts,
+  SessionArchive,
+  SessionReport,
+  SessionSummary,
+  SweepInfo,
+} from '../server/archive-types.ts';
+import {
+  cellsPerHour,
+  failureReasons,
+  funnelOf,
+  qualityOf,
+  simultaneousWholeCell,
+  timePerState,
+  TRIAL_DEFINITION,
+  type Distribution,
+  type FunnelFigures,
+} from './report-figures.ts';
+import { getSession, listAttempts, listTransitions, sessionEndT, type StoredAttempt, type StoredSession } from './queries.ts';
+import { listSweeps, readSweep, type SweepMeta } from './sweeps.ts';
+
+function counts(f: FunnelFigures): FunnelCounts {
+  return { attempts: f.attempts, ...f.counts };
+}
+
+function dist(d: Distribution): ArchiveDistribution | null {
+  if (d.n === 0 || d.min === null || d.q1 === null || d.median === null || d.q3 === null || d.max === null) return null;
+  return { n: d.n, min: d.min, q1: d.q1, median: d.median, q3: d.q3, max: d.max };
+}
+
+function toRecord(a: StoredAttempt): AttemptRecord {
+  const { sessionId: _s, status: _st, ...rest } = a;
+  return {
+    ...rest,
+    endEpochMs: a.endEpochMs ?? a.startEpochMs,
+    endT: a.endT ?? a.startT,
+    stageReached: a.stageReached ?? 'none',
+    outcome: a.outcome ?? 'aborted',
+  };
+}
+
+function info(m: SweepMeta): SweepInfo {
+  return {
+    sweepId: m.id,
+    pipetteId: m.pipetteId,
+    attemptId: m.attemptId,
+    kind: m.kind,
+    mode: m.mode,
+    seq: m.seq,
+    startTime: m.startTime,
+    sampleRateHz: m.sampleRateHz,
+    responseUnit: m.responseUnit,
+    holding: m.holding,
+    samples: m.nSamples,
+    stimulusName: m.stimulus?.name ?? null,
+    qc: m.qc,
+  };
+}
+
+interface SummaryRow {
+  id: string;
+  attempts: number;
+  whole_cell: number;
+  recorded: number;
+}
+
+function summary(s: StoredSession, row: SummaryRow | undefined): SessionSummary {
+  return {
+    sessionId: s.id,
+    preset: s.preset,
+    operator: s.operator,
+    rig: s.rig,
+    virtual: s.virtual,
+    startEpochMs: s.startEpochMs,
+    endEpochMs: s.endEpochMs,
+    status: s.status,
+    endReason: s.endReason,
+    pipettes: s.pipettes,
+    attempts: row?.attempts ?? 0,
+    wholeCell: row?.whole_cell ?? 0,
+    recorded: row?.recorded ?? 0,
+  };
+}
+
+const SUMMARY_SQL = `SELECT session_id AS id, count(*) AS attempts,
+    sum(status = 'ended' AND stage_reached IN ('wholeCell', 'recorded')) AS whole_cell,
+    sum(status = 'ended' AND stage_reached = 'recorded') AS recorded
+  FROM attempts WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id`;
+
+export function createSqliteArchive(db: Database.Database): SessionArchive {
+  const summaries = (sessions: StoredSession[]): SessionSummary[] => {
+    const rows = db.prepare(SUMMARY_SQL).all(JSON.stringify(sessions.map((s) => s.id))) as SummaryRow[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return sessions.map((s) => summary(s, byId.get(s.id)));
+  };
+
+  return {
+    listSessions({ limit }) {
+      const ids = db
+        .prepare('SELECT id FROM sessions ORDER BY start_epoch DESC, rowid DESC LIMIT ?')
+        .pluck()
+        .all(Math.max(0, Math.floor(limit))) as string[];
+      return summaries(ids.map((id) => getSession(db, id) as StoredSession));
+    },
+
+    sessionReport(sessionId): SessionReport | null {
+      const s = getSession(db, sessionId);
+      if (!s) return null;
+      const attempts = listAttempts(db, [sessionId]);
+      const transitions = listTransitions(db, [sessionId]);
+      const hours = Math.max(0, sessionEndT(s) - s.startT) / 3_600_000;
+      const perHour = (list: StoredAttempt[]): number =>
+        hours > 0 ? list.filter((a) => a.status === 'ended' && a.stageReached === 'recorded').length / hours : 0;
+      const byPipette = [...new Set([...s.pipettes, ...attempts.map((a) => a.pipetteId)])].map((pipetteId) => {
+        const mine = attempts.filter((a) => a.pipetteId === pipetteId);
+        return { pipetteId, funnel: counts(funnelOf(mine)), cellsPerHour: perHour(mine) };
+      });
+      const sim = simultaneousWholeCell([s], attempts, transitions);
+      const q = qualityOf(attempts);
+      const perState: Partial<Record<PipetteStateName, number>> = {};
+      for (const x of timePerState([s], transitions)) perState[x.state as PipetteStateName] = x.seconds;
+      return {
+        session: summaries([s])[0],
+        durationS: (sessionEndT(s) - s.startT) / 1000,
+        funnel: counts(funnelOf(attempts)),
+        byPipette,
+        byPreset: [{ preset: s.preset, funnel: counts(funnelOf(attempts)), cellsPerHour: perHour(attempts) }],
+        timePerState: perState,
+        failureReasons: failureReasons(attempts).map((f) => ({ reason: f.reason, count: f.count })),
+        cellsPerHour: cellsPerHour([s], attempts).perHour ?? 0,
+        simultaneous: { trials: sim.trials, atLeastTwo: sim.successes, rate: sim.rate, definition: TRIAL_DEFINITION },
+        quality: {
+          peakSeal: dist(q.seal),
+          ra: dist(q.ra),
+          rm: dist(q.rm),
+          cm: dist(q.cm),
+          ihold: dist(q.ihold),
+          timeToSeal: dist(q.timeToSeal),
+        },
+      };
+    },
+
+    attempts(sessionId): AttemptTimeline[] | null {
+      if (!getSession(db, sessionId)) return null;
+      const transitions = listTransitions(db, [sessionId]);
+      return listAttempts(db, [sessionId])
+        .filter((a) => a.status === 'ended')
+        .map((a) => ({
+          record: toRecord(a),
+          transitions: transitions
+            .filter((tr) => tr.attemptId === a.attemptId)
+            .map((tr) => ({ t: tr.t, epochMs: tr.epochMs, from: tr.from, to: tr.to, reason: tr.reason })),
+        }));
+    },
+
+    sweepsOfAttempt(attemptId): SweepInfo[] | null {
+      // attempt ids are unique within a session; if reused across sessions, the latest session's
+      const sessionId = db
+        .prepare(
+          `SELECT a.session_id FROM attempts a LEFT JOIN sessions s ON s.id = a.session_id
+           WHERE a.attempt_id = ? ORDER BY s.start_epoch DESC, a.id DESC LIMIT 1`,
+        )
+        .pluck()
+        .get(attemptId) as string | null | undefined;
+      if (sessionId === undefined) return null;
+      const metas = listSweeps(db, { attemptId, ...(sessionId !== null ? { sessionId } : {}) });
+      return metas.sort((a, b) => a.startTime - b.startTime || a.id - b.id).map(info);
+    },
+
+    sweep(sweepId) {
+      const s = readSweep(db, sweepId);
+      if (!s) return null;
+      return { info: info(s), response: s.sweep.response, stimulus: s.sweep.stimulus?.samples ?? null };
+    },
+  };
+}

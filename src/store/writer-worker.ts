@@ -1,0 +1,155 @@
+/**
+ * The store writer's worker thread: owns the only write connection, turns
+ * queued batches into transactions and checkpoints the WAL itself, so neither
+ * commits nor checkpoints ever run on the control loop's thread.
+ *
+ * Batching: messages are only queued on arrival; a drain runs on the next
+ * turn (setImmediate — a yield, not a timer) and commits everything that
+ * arrived meanwhile in one transaction (bounded by maxTransactionBytes).
+ * Checkpoints are PASSIVE (never wait for readers) and frequent, so each is
+ * small; WAL autocheckpoint is off for this connection.
+ */
+import { setPriority } from 'node:os';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import type { RigEvent } from '../control/events.ts';
+import { StoreError } from './errors.ts';
+import { createIngestor, type BatchCounters, type Ingestor } from './ingest.ts';
+import { openDatabase } from './migrations.ts';
+import type { FromWorker, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
+
+if (!parentPort) throw new Error('writer-worker.ts must run in a worker thread');
+const port: MessagePort = parentPort;
+const config = workerData as WorkerConfig;
+
+function serialize(err: unknown): SerializedError {
+  if (err instanceof StoreError) return { name: err.name, message: err.message, problem: err.problem, file: err.file };
+  const e = err as Error;
+  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
+}
+
+const send = (msg: FromWorker): void => port.postMessage(msg);
+
+type Batch = Extract<ToWorker, { type: 'batch' }>;
+
+function zeroCounters(): BatchCounters {
+  return { droppedTestpulseSweeps: 0, droppedReadings: 0, droppedPositions: 0, backpressureEpisodes: 0, queuePeakBytes: 0, queuePeakEvents: 0 };
+}
+
+function start(): void {
+  if (config.nice > 0 && process.platform === 'linux') {
+    // on Linux this sets the calling thread's nice value only (elsewhere it would be the whole process)
+    try {
+      setPriority(config.nice);
+    } catch {
+      // not permitted: run at normal priority
+    }
+  }
+  let db: Database.Database;
+  let recovered: string[] = [];
+  try {
+    db = openDatabase(config.path, { synchronous: config.synchronous, onRecovered: (ids) => (recovered = ids) });
+    db.pragma('wal_autocheckpoint = 0');
+  } catch (err) {
+    send({ type: 'open-failed', error: serialize(err) });
+    port.close();
+    return;
+  }
+  const ingest: Ingestor = createIngestor(db, { readings: config.readings, positions: config.positions });
+  const queue: Batch[] = [];
+  let scheduled = false;
+  let sinceCheckpoint = 0;
+
+  /** point sweeps whose samples came through the ring at views of it (valid until this batch is acknowledged) */
+  const attachRingSamples = (b: Batch): void => {
+    const ring = config.ring;
+    if (!ring) return;
+    for (const [index, field, offset, length] of b.refs) {
+      const e = b.events[index];
+      if (e.type !== 'sweep') continue;
+      const view = new Float32Array(ring, offset, length);
+      if (field === 0) e.sweep.response = view;
+      else if (e.sweep.stimulus) e.sweep.stimulus.samples = view;
+    }
+  };
+
+  const checkpoint = (mode: 'PASSIVE' | 'TRUNCATE'): void => {
+    db.pragma(`wal_checkpoint(${mode})`);
+    sinceCheckpoint = 0;
+  };
+
+  /** commit what is queued, in transactions of at most maxTransactionBytes */
+  const drain = (): void => {
+    while (queue.length > 0) {
+      const events: RigEvent[] = [];
+      const counters = zeroCounters();
+      let bytes = 0;
+      let batches = 0;
+      while (queue.length > 0 && (events.length === 0 || bytes < config.maxTransactionBytes)) {
+        const b = queue.shift() as Batch;
+        batches++;
+        attachRingSamples(b);
+        for (const e of b.events) events.push(e);
+        bytes += b.bytes;
+        counters.droppedTestpulseSweeps += b.counters.droppedTestpulseSweeps;
+        counters.droppedReadings += b.counters.droppedReadings;
+        counters.droppedPositions += b.counters.droppedPositions;
+        counters.backpressureEpisodes += b.counters.backpressureEpisodes;
+        counters.queuePeakBytes = Math.max(counters.queuePeakBytes, b.counters.queuePeakBytes);
+        counters.queuePeakEvents = Math.max(counters.queuePeakEvents, b.counters.queuePeakEvents);
+      }
+      try {
+        const result = ingest.applyBatch(events, counters);
+        sinceCheckpoint += result.sampleBytes + 256 * events.length;
+        let checkpointed = false;
+        if (sinceCheckpoint >= config.checkpointBytes) {
+          checkpoint('PASSIVE');
+          checkpointed = true;
+        }
+        send({ type: 'committed', batches, events: events.length, bytes, rejected: result.rejected, checkpointed });
+      } catch (err) {
+        send({ type: 'failed', batches, events: events.length, bytes, error: serialize(err) });
+      }
+    }
+  };
+
+  const scheduleDrain = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      drain();
+    });
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'batch':
+        queue.push(msg);
+        scheduleDrain();
+        break;
+      case 'flush':
+        drain();
+        send({ type: 'flushed', id: msg.id });
+        break;
+      case 'close': {
+        drain();
+        let interrupted: string[] = [];
+        let error: SerializedError | undefined;
+        try {
+          interrupted = ingest.interruptOpenSessions(msg.interruptDetail);
+          checkpoint('TRUNCATE');
+          db.close();
+        } catch (err) {
+          error = serialize(err);
+        }
+        send({ type: 'closed', id: msg.id, interrupted, ...(error ? { error } : {}) });
+        port.close();
+        break;
+      }
+    }
+  });
+  send({ type: 'ready', recovered });
+}
+
+start();
