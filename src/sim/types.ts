@@ -78,6 +78,59 @@ export interface PipetteTruth {
   pressure: number;
   /** name of the well the tip is in (detergent, rinse) or null */
   well: string | null;
+  // ---- additions (sim extension) ----
+  /** completed cleanings (detergent cycles followed by a rinse) since the pipette was fitted */
+  cleanings: number;
+  /** membrane/protein fouling of the glass, arbitrary units (≈ +1 per sealed cell; detergent halves it) */
+  contamination: number;
+  /** detergent left in the tip (0…1); spoils seals until rinsed */
+  residue: number;
+  /** resistance added by debris in the tip, Ω (included in pipetteResistance) */
+  clogResistance: number;
+  /** why the tip broke, or null */
+  brokenCause: 'floor' | 'well-floor' | 'obstacle' | 'collision' | 'random' | null;
+  /** highest seal resistance reached on the current/last cell, Ω */
+  peakSeal: number;
+  /** pipettes fitted on this holder so far (1 = the first) */
+  fitting: number;
+  /** holding current the amplifier would read at the last voltage-clamp holding, A (0 if none) */
+  holdingCurrent: number;
+}
+
+/** Something that happened in the model: failure modes and milestones, for tests and benchmarks. */
+export type SimEventKind =
+  | 'contact'               // tip touched a cell membrane
+  | 'false-hit'             // tip pressed on debris (R rise that vanishes at atmosphere)
+  | 'clogged'               // debris in the tip passed the clog level
+  | 'tip-broken'            // detail: floor | well-floor | obstacle | collision | random
+  | 'seal-start'            // membrane attached; detail: good | slow | stall | unhealthy | spoiled
+  | 'gigaseal'
+  | 'seal-lost'             // detail: fate | neighbour-motion | suction | pressure | damage
+  | 'seal-torn'             // own tip moved while attached
+  | 'spontaneous-break-in'
+  | 'break-in'              // detail: suction | zap | post-seal-suction
+  | 'break-in-pulse-failed' // a suction pulse beyond −80 mbar ended without rupture
+  | 'zap-failed'
+  | 'access-creep'          // Ra rose to 1.5× its value at break-in
+  | 'access-cleared'
+  | 'suction-after-seal'    // detail: rupture-high-ra | seal-damage
+  | 'cell-damaged'          // detail: suction | push | zap
+  | 'cell-died'
+  | 'cell-pushed'
+  | 'outside-out'
+  | 'left-cell'             // tip moved away from the cell it was attached to (uses++)
+  | 'detergent-cycle'
+  | 'cleaned'
+  | 'residue-at-seal'       // a seal started with detergent left in the tip
+  | 'collision'
+  | 'pipette-replaced';
+
+export interface SimEvent {
+  t: number;
+  pipetteId: string;
+  kind: SimEventKind;
+  cellId: number | null;
+  detail?: string;
 }
 
 /** Ground truth of one cell. */
@@ -118,4 +171,19 @@ export interface SimWorld {
   replacePipette(id: string, t: number): void;
   /** bring every pipette up to t (used before reading ground truth) */
   advanceTo(t: number): void;
+  // ---- additions (sim extension) ----
+  /** model time reached so far, ms */
+  readonly t: number;
+  /** ground truth of one cell (materialised on demand), or undefined */
+  cell(id: number): CellTruth | undefined;
+  /**
+   * What a camera gives for targeted preparations (slice, culture): healthy,
+   * unpatched cells in the field of view with a few µm of position error.
+   * Empty in vivo (blind).
+   */
+  observedCells(): Array<{ cellId: number; position: Vec3 }>;
+  /** everything that happened, in order */
+  events(): readonly SimEvent[];
+  /** events counted by kind and by `kind:detail` */
+  eventCounts(): Record<string, number>;
 }

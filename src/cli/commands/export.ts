@@ -7,7 +7,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { CliCommand } from '../io.ts';
-import { parseOptions, UsageError } from '../../store/cli-options.ts';
+import { parseOptions, UsageError } from '../options.ts';
 import { StoreError } from '../../store/errors.ts';
 import { exportFormatNames, getExportFormat, PLANNED_FORMATS } from '../../store/export-formats.ts';
 import { openDatabase } from '../../store/migrations.ts';

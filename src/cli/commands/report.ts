@@ -5,7 +5,7 @@
  * Exit 0 on success, 1 when the store or session cannot be read, 2 on misuse.
  */
 import type { CliCommand } from '../io.ts';
-import { oneOf, parseOptions, UsageError } from '../../store/cli-options.ts';
+import { oneOf, parseOptions, UsageError } from '../options.ts';
 import { StoreError } from '../../store/errors.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';

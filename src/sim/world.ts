@@ -1,0 +1,285 @@
+/**
+ * createSimWorld: the physics behind the emulators.
+ *
+ * Config (SimWorldConfig):
+ *   seed         — everything random derives from it; the model is a pure
+ *                  function of the seed and the sequence of calls.
+ *   preparation  — 'in-vivo' | 'slice' | 'culture'; picks the parameter set in
+ *                  params.ts (geometry, population, pipette, seal … distributions).
+ *   pipettes     — [{ id, axis, shaftLengthUm? }]: axis is the unit vector along
+ *                  the pipette towards its tip (world frame, geometry.pipetteAxis);
+ *                  the shaft (for collisions) runs shaftLengthUm back from the tip.
+ *   overrides    — optional: `prep` (deep-partial parameter overrides), `cells`
+ *                  (place these cells instead of the random population), `wells`
+ *                  (replace the default detergent/rinse wells), `noise: false`
+ *                  (noiseless electrical outputs, for exact tests).
+ *
+ * No clock inside: inputs come from bound sources, evaluated at the times the
+ * callers pass. All pipettes advance together on one time line, in steps small
+ * enough for the situation (sub-µm near cells, ≤ 10 ms while attached).
+ */
+import { segmentDistance, shaft, type Vec3 } from '../geometry.ts';
+import type { CellTruth, Preparation, Region, SimEvent, SimEventKind, SimPipette, SimWorld } from './types.ts';
+import { prepParams, type DeepPartial, type PrepParams } from './params.ts';
+import { createRng } from './rng.ts';
+import { createPopulation, type CellSpec, type SimCell } from './population.ts';
+import { createSpace, defaultWells } from './space.ts';
+import { breakTip } from './glass.ts';
+import { linearCell, neuronRecord } from './neuron.ts';
+import {
+  createPipetteModel,
+  currentClampSweep,
+  pipetteTruth,
+  pressureAt,
+  refit,
+  stepPipette,
+  tipAt,
+  voltageClampSweep,
+  zapPipette,
+  type PipetteModel,
+} from './pipette.ts';
+
+export interface SimPipetteConfig {
+  id: string;
+  /** unit vector along the pipette towards its tip, world frame */
+  axis: Vec3;
+  /** shaft length considered for collisions, µm (default from params) */
+  shaftLengthUm?: number;
+}
+
+export interface SimOverrides {
+  prep?: DeepPartial<PrepParams>;
+  /** explicit cells instead of the random population (ids 1…n in this order) */
+  cells?: CellSpec[];
+  wells?: Region[];
+  /** false: no recording noise and no resistance jitter */
+  noise?: boolean;
+}
+
+export interface SimWorldConfig {
+  seed: number;
+  preparation: Preparation;
+  pipettes: SimPipetteConfig[];
+  overrides?: SimOverrides;
+}
+
+const ATTACHED_STEP_MS = 10;
+/** attached, at rest and at atmosphere: nothing fast can happen */
+const QUIET_ATTACHED_STEP_MS = 50;
+const ACTIVE_STEP_MS = 20;
+const IDLE_STEP_MS = 100;
+
+export function createSimWorld(config: SimWorldConfig): SimWorld {
+  const root = createRng(config.seed);
+  const params = prepParams(config.preparation, config.overrides?.prep);
+  const noise = config.overrides?.noise !== false;
+  const population = createPopulation(root.fork('population'), config.preparation, params, config.overrides?.cells);
+  const wells: readonly Region[] = config.overrides?.wells ?? defaultWells();
+  const space = createSpace(params.geometry, wells);
+  const events: SimEvent[] = [];
+  let now = 0;
+  let stepT = 0;
+
+  const emit = (pipetteId: string, kind: SimEventKind, cellId: number | null, detail?: string): void => {
+    const e: SimEvent = { t: stepT, pipetteId, kind, cellId };
+    if (detail !== undefined) e.detail = detail;
+    events.push(e);
+  };
+
+  const ids = config.pipettes.map((p) => p.id);
+  if (new Set(ids).size !== ids.length) throw new Error('sim: pipette ids must be unique');
+  const models: PipetteModel[] = config.pipettes.map((p) => {
+    const n = Math.hypot(p.axis[0], p.axis[1], p.axis[2]) || 1;
+    const axis: Vec3 = [p.axis[0] / n, p.axis[1] / n, p.axis[2] / n];
+    return createPipetteModel(root, params, p.id, axis, p.shaftLengthUm ?? params.pipette.defaultShaftLengthUm, space([0, 0, -3000]), emit);
+  });
+  const byId = new Map(models.map((m) => [m.id, m]));
+  const colliding = new Set<string>();
+
+  const bound = (m: PipetteModel): boolean => m.positionSource !== null;
+  const stepCap = (m: PipetteModel, speed: number): number => {
+    const st = m.patch.stage;
+    if (st === 'sealing' || st === 'cell-attached' || st === 'whole-cell' || st === 'lost') {
+      if (st !== 'sealing' && speed === 0 && Math.abs(m.pressure) < 5 && Math.abs(pressureAt(m, now + QUIET_ATTACHED_STEP_MS)) < 5) return QUIET_ATTACHED_STEP_MS;
+      return ATTACHED_STEP_MS;
+    }
+    if (m.place.kind !== 'bath' || m.tip[2] > -30) return ACTIVE_STEP_MS;
+    return IDLE_STEP_MS;
+  };
+  const shaftOf = (m: PipetteModel, tip: Vec3): [Vec3, Vec3] => shaft(tip, m.axis, m.shaftLengthUm);
+
+  /** largest displacement per step: fine near cells and floors, and never enough to pass through another shaft */
+  const displacementLimit = (m: PipetteModel): number => {
+    let lim = m.place.kind === 'tissue' || m.tip[2] > -30 ? 0.5 : 20;
+    if (m.place.kind === 'well' && m.place.well && m.tip[2] > m.place.well.center[2] - 100) lim = Math.min(lim, 2);
+    const [a0, a1] = shaftOf(m, m.tip);
+    for (const o of models) {
+      if (o === m || !bound(o)) continue;
+      const [b0, b1] = shaftOf(o, o.tip);
+      const d = segmentDistance(a0, a1, b0, b1);
+      lim = Math.min(lim, Math.max(0.25, (d - params.pipette.collisionUm) / 2));
+    }
+    return lim;
+  };
+
+  const advance = (t: number): void => {
+    if (!(t > now)) return;
+    const span = t - now;
+    const speed = models.map((m) => {
+      if (!bound(m)) return 0;
+      const end = tipAt(m, t);
+      return Math.hypot(end[0] - m.tip[0], end[1] - m.tip[1], end[2] - m.tip[2]) / span;
+    });
+    const tips: Vec3[] = models.map((m) => m.tip);
+    const moved = new Float64Array(models.length);
+    while (now < t) {
+      let dt = t - now;
+      for (let i = 0; i < models.length; i++) {
+        const m = models[i];
+        dt = Math.min(dt, stepCap(m, speed[i]));
+        if (speed[i] > 0) dt = Math.min(dt, displacementLimit(m) / speed[i]);
+      }
+      dt = Math.max(dt, 1e-3);
+      const tb = t - (now + dt) < 1e-9 ? t : now + dt;
+      stepT = tb;
+      const dtS = (tb - now) / 1000;
+      let anyMoved = false;
+      for (let i = 0; i < models.length; i++) {
+        const m = models[i];
+        tips[i] = bound(m) ? tipAt(m, tb) : m.tip;
+        moved[i] = Math.hypot(tips[i][0] - m.tip[0], tips[i][1] - m.tip[1], tips[i][2] - m.tip[2]);
+        if (moved[i] > 0) anyMoved = true;
+      }
+      const range = params.seal.neighbourRangeUm;
+      for (let i = 0; i < models.length; i++) {
+        const m = models[i];
+        let drive = 0;
+        for (let j = 0; j < models.length; j++) {
+          if (j === i || moved[j] === 0 || !bound(models[j])) continue;
+          const d = Math.hypot(tips[i][0] - tips[j][0], tips[i][1] - tips[j][1], tips[i][2] - tips[j][2]);
+          if (d < range) drive += moved[j] * (1 - d / range);
+        }
+        const place = space(tips[i]);
+        if (place.kind === 'solid' && place.hit && bound(m)) breakTip(m.glass, params, place.hit, (k, detail) => m.ctx.emit(k, detail));
+        stepPipette(m, params, population, { t: tb, dtS, tip: tips[i], pressure: pressureAt(m, tb), place, neighbourDrive: drive });
+      }
+      if (anyMoved) checkCollisions();
+      now = tb;
+    }
+  };
+
+  const checkCollisions = (): void => {
+    for (let i = 0; i < models.length; i++) {
+      for (let j = i + 1; j < models.length; j++) {
+        const a = models[i];
+        const b = models[j];
+        if (!bound(a) || !bound(b)) continue;
+        const key = `${a.id}\u0000${b.id}`;
+        const [a0, a1] = shaftOf(a, a.tip);
+        const [b0, b1] = shaftOf(b, b.tip);
+        if (segmentDistance(a0, a1, b0, b1) < params.pipette.collisionUm) {
+          if (colliding.has(key)) continue;
+          colliding.add(key);
+          emit(a.id, 'collision', null, b.id);
+          emit(b.id, 'collision', null, a.id);
+          breakTip(a.glass, params, 'collision', (k, d) => a.ctx.emit(k, d));
+          breakTip(b.glass, params, 'collision', (k, d) => b.ctx.emit(k, d));
+        } else colliding.delete(key);
+      }
+    }
+  };
+
+  const cellTruth = (c: SimCell): CellTruth => {
+    const lin = linearCell(c.neuron, c.gDmg, params.wholeCell.damageReversalV);
+    return {
+      id: c.id,
+      position: [c.position[0], c.position[1], c.position[2]],
+      radiusUm: c.radiusUm,
+      capacitance: c.neuron.C,
+      inputResistance: lin.Rm,
+      restingPotential: lin.Em,
+      neuron: neuronRecord(c.neuron),
+      fate: { ...c.fate, healthy: c.healthy, dead: c.dead, pushedUm: c.pushedUm },
+      used: c.used,
+    };
+  };
+
+  const pipetteApi = (m: PipetteModel): SimPipette => ({
+    id: m.id,
+    bindPosition(source) {
+      m.positionSource = source;
+      m.tip = source(now);
+      m.place = space(m.tip);
+      m.candidates = null;
+      if (m.patch.stage === 'bath' || m.patch.stage === 'tissue') m.patch.stage = m.place.kind === 'tissue' ? 'tissue' : 'bath';
+    },
+    bindPressure(source) {
+      m.pressureSource = source;
+      m.pressure = source(now);
+    },
+    advanceTo: advance,
+    truth: () => pipetteTruth(m, params, now),
+    voltageClamp(t0, fs, command, out) {
+      advance(t0);
+      const o = out ?? new Float32Array(command.length);
+      voltageClampSweep(m, params, noise, fs, command, o);
+      return o;
+    },
+    currentClamp(t0, fs, command, out) {
+      advance(t0);
+      const o = out ?? new Float32Array(command.length);
+      currentClampSweep(m, params, noise, fs, command, o);
+      return o;
+    },
+    zap(t, durationMs, amplitudeV) {
+      advance(t);
+      stepT = now;
+      zapPipette(m, now, durationMs, amplitudeV);
+    },
+    get offsetV() {
+      return m.glass.offsetV;
+    },
+    get pipetteCapacitanceF() {
+      return m.glass.capacitanceF;
+    },
+  });
+  const apis = new Map(models.map((m) => [m.id, pipetteApi(m)]));
+
+  return {
+    seed: config.seed,
+    preparation: config.preparation,
+    pipetteIds: ids,
+    wells,
+    get t() {
+      return now;
+    },
+    pipette(id) {
+      const p = apis.get(id);
+      if (!p) throw new Error(`sim: no pipette "${id}"`);
+      return p;
+    },
+    cells: () => population.all().map(cellTruth),
+    cell(id) {
+      const c = population.get(id);
+      return c ? cellTruth(c) : undefined;
+    },
+    replacePipette(id, t) {
+      const m = byId.get(id);
+      if (!m) throw new Error(`sim: no pipette "${id}"`);
+      advance(t);
+      stepT = now;
+      refit(m, root, params, emit);
+    },
+    advanceTo: advance,
+    observedCells: () => population.observed(),
+    events: () => events,
+    eventCounts() {
+      const out: Record<string, number> = {};
+      for (const e of events) {
+        out[e.kind] = (out[e.kind] ?? 0) + 1;
+        if (e.detail !== undefined) out[`${e.kind}:${e.detail}`] = (out[`${e.kind}:${e.detail}`] ?? 0) + 1;
+      }
+      return out;
+    },
+  };
+}
