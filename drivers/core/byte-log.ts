@@ -16,6 +16,7 @@ export interface ByteLog {
   /** entries dropped because of the cap (they still count in the digest and totals) */
   readonly dropped: number;
   readonly totalBytes: { in: number; out: number };
+  /** the log keeps `bytes` as given: callers pass a buffer nobody mutates afterwards */
   record(t: number, dir: ByteDirection, bytes: Buffer): void;
   /** SHA-256 over every (time, direction, bytes) recorded: equal digests = identical traffic */
   digest(): string;
@@ -51,7 +52,7 @@ export function createByteLog(keep = Infinity): ByteLog {
         dropped++;
         return;
       }
-      const entry = { t, dir, bytes: Buffer.from(bytes) };
+      const entry = { t, dir, bytes };
       if (ring.length < keep) {
         ring.push(entry);
       } else {

@@ -134,8 +134,9 @@ class EmulatedPort implements BindingPortInterface {
   /** bytes that appear at the host with no line time (test injection) */
   injectNow(bytes: Buffer): void {
     if (!this.isOpen) return;
-    this.slot.log.record(this.clock.now(), 'out', bytes);
-    this.rx.push(Buffer.from(bytes));
+    const data = Buffer.from(bytes);
+    this.slot.log.record(this.clock.now(), 'out', data);
+    this.rx.push(data);
     this.serviceRead();
   }
 

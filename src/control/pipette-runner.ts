@@ -361,7 +361,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     const t = clock.now();
     const s = conditioner.update(reading, t);
     history.push([t, reading.r]);
-    if (history.length > HISTORY_POINTS) history.shift();
+    // Trim in blocks: shifting one element per reading would be O(n) at every reading.
+    if (history.length > 2 * HISTORY_POINTS) history.splice(0, history.length - HISTORY_POINTS);
     emit({ type: 'pipette.testpulse', pipetteId, attemptId, reading });
     if (storeNextTp || t - lastStoredTp >= storeEvery) {
       storeNextTp = false;
@@ -401,7 +402,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       return 'ok';
     },
     get history() {
-      return history;
+      return history.length > HISTORY_POINTS ? history.slice(-HISTORY_POINTS) : history;
     },
     get signals() {
       return conditioner.last;

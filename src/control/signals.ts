@@ -91,9 +91,15 @@ export function createSignalConditioner(preset: AutopatchPreset): SignalConditio
       const rShort = short.update(r, t);
       window.push(r);
       if (window.length > preset.pipette_check.readings) window.shift();
-      const sorted = [...window].sort((a, b) => a - b);
-      const mid = sorted.length >> 1;
-      const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+      // Median and spread only matter once the window is full (pipette check).
+      let median = r;
+      let spread = 0;
+      if (window.length >= preset.pipette_check.readings) {
+        const sorted = Float64Array.from(window).sort();
+        const mid = sorted.length >> 1;
+        median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        spread = sorted[sorted.length - 1] - sorted[0];
+      }
       const rng = range.update(r);
       const next: Signals = {
         t,
@@ -112,7 +118,7 @@ export function createSignalConditioner(preset: AutopatchPreset): SignalConditio
         fitQuality: reading.fitQuality,
         windowCount: window.length,
         windowMedian: median,
-        windowSpread: sorted.length ? sorted[sorted.length - 1] - sorted[0] : 0,
+        windowSpread: spread,
       };
       last = next;
       return next;

@@ -12,7 +12,7 @@ import type { DeviceError } from '../../errors.ts';
 import type { StimulusWaveform, Sweep } from '../../types.ts';
 import { createGaussian } from '../testing/gaussian.ts';
 import { createRcElectrode, type RcElectrode } from '../testing/rc-electrode.ts';
-import { crc32 } from './crc32.ts';
+import { crc32, crc32Table } from './crc32.ts';
 import { openAmpBridge } from './driver.ts';
 import { createAmpBridgeEmulator, type AmpBridgeEmulatorOptions } from './emulator.ts';
 import { decodeFrame, encodeFrame, type Frame, type FrameHeader } from './frame.ts';
@@ -137,6 +137,10 @@ describe('amp-bridge wire format', () => {
   it('uses the standard CRC-32 (check value of "123456789")', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
     expect(crc32(Buffer.alloc(0))).toBe(0);
+    // the native and the table-driven versions agree on ranges of arbitrary bytes
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 131 + 7) & 0xff));
+    for (const [a, b] of [[0, 3000], [2, 1801], [17, 18], [5, 5]] as const) expect(crc32(bytes, a, b)).toBe(crc32Table(bytes, a, b));
+    expect(crc32Table(Buffer.from('123456789'))).toBe(0xcbf43926);
   });
 
   it('formats commands as ASCII lines and parses replies and errors', () => {

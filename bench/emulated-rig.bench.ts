@@ -1,0 +1,90 @@
+/**
+ * How fast the emulated rig runs in virtual time: real drivers, byte-level
+ * emulators and the physics, through the real SerialPortStream.
+ *  1. the rig alone: one pipette streaming its test pulse (preset rate and
+ *     sample rate) while the manipulator steps down through tissue, for 10
+ *     virtual minutes — the figure issue 2 asks to be well under a second;
+ *  2. a full controlled session: 4 pipettes with their machines, 10 virtual minutes.
+ */
+import { performance } from 'node:perf_hooks';
+import { createVirtualClock } from '../src/clock/index.ts';
+import { createSimulatedLab } from '../src/cli/simulated-lab.ts';
+import { loadPreset } from '../src/protocol/load.ts';
+import { createSimulatedRig } from '../src/rig/simulated-rig.ts';
+import { openRig } from '../src/rig/open-rig.ts';
+import { alongAxis } from '../src/control/paths.ts';
+import { pipetteAxis, toManipulator, toWorld } from '../src/geometry.ts';
+
+const VIRTUAL_MIN = 10;
+
+export async function rigAlone(): Promise<{ realMs: number; sweeps: number }> {
+  const clock = createVirtualClock();
+  const preset = loadPreset('in-vivo-blind');
+  const sim = createSimulatedRig({ clock, seed: 11, preparation: 'in-vivo', pipettes: 1 });
+  const rig = await clock.runUntilSettled(openRig(sim.config, sim.binding, clock));
+  const hw = rig.hardware[0];
+  const spec = sim.config.pipettes[0];
+  let sweeps = 0;
+  hw.amplifier.onSweep(() => sweeps++);
+  const started = performance.now();
+  await clock.runUntilSettled(
+    (async () => {
+      await hw.amplifier.setMode('VC');
+      await hw.pressure.setPressure(preset.hunt.pressure_mbar);
+      await hw.pressure.setSource('regulator');
+      await hw.amplifier.setTestPulse({
+        enabled: true,
+        amplitude: preset.test_pulse.amplitude_mV / 1000,
+        widthMs: preset.test_pulse.width_ms,
+        rateHz: preset.test_pulse.rate_Hz,
+        sampleRateHz: preset.test_pulse.sample_rate_kHz * 1000,
+      });
+    })(),
+  );
+  // Step down along the axis, 2 µm every 0.75 s, like a stepwise hunt, until 10 minutes have passed.
+  const axis = pipetteAxis(spec.mount);
+  const end = clock.now() + VIRTUAL_MIN * 60_000;
+  const stepping = (async () => {
+    while (clock.now() < end) {
+      const here = toWorld(spec.mount, await hw.manipulator.position());
+      const next = alongAxis(here, axis, here[2] < 600 ? 2 : -300);
+      await hw.manipulator.moveTo(toManipulator(spec.mount, next), { speed: here[2] < 600 ? 5 : 200 });
+      await new Promise<void>((r) => clock.setTimeout(r, 350));
+    }
+  })();
+  await clock.runUntilSettled(stepping, VIRTUAL_MIN * 60_000 + 5_000);
+  const realMs = performance.now() - started;
+  await rig.close();
+  return { realMs, sweeps };
+}
+
+export async function session(pipettes: number): Promise<{ realMs: number; attempts: number; readings: number }> {
+  const clock = createVirtualClock();
+  const lab = await createSimulatedLab({ clock, seed: 5, pipettes, preset: 'in-vivo-blind', durationMin: VIRTUAL_MIN });
+  let readings = 0;
+  let attempts = 0;
+  lab.sink.subscribe((e) => {
+    if (e.type === 'pipette.testpulse') readings++;
+    if (e.type === 'attempt.ended') attempts++;
+  });
+  const started = performance.now();
+  const supervisor = await lab.startSession();
+  await clock.runUntilSettled(supervisor.done, 24 * 3_600_000);
+  const realMs = performance.now() - started;
+  await lab.close();
+  return { realMs, attempts, readings };
+}
+
+export async function bench(): Promise<void> {
+  const a = await rigAlone();
+  console.log(
+    `emulated rig alone, 1 pipette, ${VIRTUAL_MIN} virtual min: ${a.realMs.toFixed(0)} ms real ` +
+      `(${((VIRTUAL_MIN * 60_000) / a.realMs).toFixed(0)}× real time; goal < 1000 ms → ratio ${(a.realMs / 1000).toFixed(2)}); ` +
+      `${a.sweeps} test-pulse sweeps, ${((a.realMs * 1000) / a.sweeps).toFixed(1)} µs per sweep end to end`,
+  );
+  const s = await session(4);
+  console.log(
+    `controlled session, 4 pipettes, ${VIRTUAL_MIN} virtual min (until attempts end): ${s.realMs.toFixed(0)} ms real; ` +
+      `${s.attempts} attempts, ${s.readings} readings, ${((s.realMs * 1000) / s.readings).toFixed(1)} µs per reading`,
+  );
+}
