@@ -305,7 +305,7 @@ export function neuronCurrentClamp(m: NeuronModel, link: CellLink, sampleRateHz:
   let s0 = 0;
   let v0 = 0;
   // hoisted constants: this loop runs for every sample of 1–1.5 s sweeps at 50 kHz
-  const { gL, gH, EH, VT, qRest, C, vSwitch, vPeak, vTrough, rise, fall, b } = m;
+  const { gH, EH, VT, qRest, C, vSwitch, vPeak, vTrough, rise, fall, b } = m;
   const invDeltaT = 1 / m.deltaT;
   const gLdT = m.gL * m.deltaT;
   const invSlope = 1 / m.hSlope;

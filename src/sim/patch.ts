@@ -246,7 +246,7 @@ function pressTooFar(ps: PatchState, ctx: PatchContext, s: PatchStep, cell: SimC
   if (!jet && (cell.fate.pushDamages || cell.pushedUm > 15)) {
     if (!cell.used) {
       cell.used = true;
-      damageCell(cell, ctx.params, 3);
+      damageCell(cell, 3);
       ctx.emit('cell-damaged', 'push', cell.id);
     }
     return;
@@ -260,7 +260,7 @@ function pressTooFar(ps: PatchState, ctx: PatchContext, s: PatchStep, cell: SimC
 }
 
 /** Damage leak: conductance of `factor` × the cell's resting conductance, capped at a dead cell's. */
-function damageCell(cell: SimCell, params: PrepParams, factor: number): void {
+function damageCell(cell: SimCell, factor: number): void {
   const gDead = 1 / cell.fate.deadOhm;
   cell.gDmg = Math.min(gDead, cell.gDmg + factor / cell.inputOhm);
 }
@@ -351,14 +351,14 @@ function sealed(ps: PatchState, ctx: PatchContext, s: PatchStep): void {
     if (suction > params.breakIn.ruptureFloorFraction * th) {
       const z = (suction - th) / (params.breakIn.ruptureWidthFraction * th);
       const rate = params.breakIn.ruptureRatePerS / (1 + Math.exp(-z));
-      if (hazardFires(ps.ruptureHazard, rate * s.dtS)) return breakIn(ps, ctx, s, 'suction', 1, ps.rng.uniform(0.7, 1));
+      if (hazardFires(ps.ruptureHazard, rate * s.dtS)) return breakIn(ps, ctx, s.t, 'suction', 1, ps.rng.uniform(0.7, 1));
     }
   }
   // some cells rupture under ordinary sealing suction
   if (f.spontaneousBreakIn && P <= f.spontaneousMbar && ps.Rs >= 100e6) {
     if (hazardFires(ps.spontaneousHazard, sp.spontaneousRatePerS * s.dtS)) {
       ctx.emit('spontaneous-break-in', undefined, cell.id);
-      return breakIn(ps, ctx, s, 'spontaneous', 1, ps.rng.uniform(0.6, 0.95));
+      return breakIn(ps, ctx, s.t, 'spontaneous', 1, ps.rng.uniform(0.6, 0.95));
     }
   }
   // sealing-level suction left on after the gigaseal (a controller bug) ends badly;
@@ -367,10 +367,12 @@ function sealed(ps: PatchState, ctx: PatchContext, s: PatchStep): void {
     ps.postSealDose += (-P - 10) * s.dtS;
     if (ps.postSealDose > f.postSealToleranceMbarS && !ps.sealDamaged) {
       ctx.emit('suction-after-seal', f.postSealOutcome, cell.id);
-      if (f.postSealOutcome === 'rupture-high-ra') return breakIn(ps, ctx, s, 'post-seal-suction', f.uncontrolledAccessFactor, ps.rng.uniform(0.3, 0.7));
+      if (f.postSealOutcome === 'rupture-high-ra') return breakIn(ps, ctx, s.t, 'post-seal-suction', f.uncontrolledAccessFactor, ps.rng.uniform(0.3, 0.7));
+      // the seal degrades from where it is towards a few hundred MΩ (and is then easily lost)
       ps.sealDamaged = true;
+      ps.G0 = 1 / ps.Rs;
       ps.Gf = 1 / ps.rng.logUniform(100e6, 500e6);
-      ps.x = Math.min(ps.x, 2);
+      ps.x = 0;
     }
   }
   // strong suction sometimes rips the seal instead of the patch
@@ -385,7 +387,7 @@ function sealed(ps: PatchState, ctx: PatchContext, s: PatchStep): void {
   }
 }
 
-function breakIn(ps: PatchState, ctx: PatchContext, s: PatchStep, cause: string, raFactor: number, sealFactor: number): void {
+function breakIn(ps: PatchState, ctx: PatchContext, t: number, cause: string, raFactor: number, sealFactor: number): void {
   const cell = ps.cell!;
   ps.stage = 'whole-cell';
   ps.wasWholeCell = true;
@@ -394,7 +396,7 @@ function breakIn(ps: PatchState, ctx: PatchContext, s: PatchStep, cause: string,
   ps.leakyDose = 0;
   ps.suctionDamaged = false;
   ps.creepFlagged = false;
-  ps.wcStartT = s.t;
+  ps.wcStartT = t;
   ps.Rs *= sealFactor;
   // the seal no longer tightens once the patch is gone
   ps.Gf = 1 / ps.Rs;
@@ -410,13 +412,11 @@ export function zapPatch(ps: PatchState, ctx: PatchContext, t: number, durationM
   if (ps.stage === 'sealing' || ps.stage === 'cell-attached') {
     const f = cell.fate;
     const p = f.rupturable ? ctx.params.breakIn.zapMax * (1 - Math.exp(-(durationMs / f.zapTauMs) * Math.abs(amplitudeV))) : 0;
-    if (ps.rng.chance(p)) {
-      const step = { t } as PatchStep;
-      breakIn(ps, ctx, step, 'zap', 1, ps.rng.uniform(0.6, 0.95));
-    } else ctx.emit('zap-failed', undefined, cell.id);
+    if (ps.rng.chance(p)) breakIn(ps, ctx, t, 'zap', 1, ps.rng.uniform(0.6, 0.95));
+    else ctx.emit('zap-failed', undefined, cell.id);
   } else if (ps.stage === 'whole-cell') {
     // zapping an open cell punches more holes in it
-    damageCell(cell, ctx.params, 0.5 * Math.min(4, durationMs) * Math.abs(amplitudeV));
+    damageCell(cell, 0.5 * Math.min(4, durationMs) * Math.abs(amplitudeV));
     ctx.emit('cell-damaged', 'zap', cell.id);
   }
 }
@@ -433,7 +433,7 @@ function wholeCell(ps: PatchState, ctx: PatchContext, s: PatchStep): void {
     const backwards = -(s.delta[0] * s.axis[0] + s.delta[1] * s.axis[1] + s.delta[2] * s.axis[2]);
     const speed = s.movedUm / Math.max(s.dtS, 1e-9);
     cell.used = true;
-    damageCell(cell, params, 1e9);
+    damageCell(cell, 1e9);
     if (backwards > 0.8 * s.movedUm && speed < 5 && ps.Rs >= 500e6 && ps.rng.chance(0.5)) {
       ps.stage = 'outside-out';
       ps.Ra0 = Number.POSITIVE_INFINITY;
@@ -464,7 +464,7 @@ function wholeCell(ps: PatchState, ctx: PatchContext, s: PatchStep): void {
     ps.suctionDamaged = true;
     ps.Ra0 *= ps.rng.uniform(1.5, 3);
     const keep = ps.rng.uniform(0.3, 0.6);
-    damageCell(cell, params, 1 / keep - 1);
+    damageCell(cell, 1 / keep - 1);
     ps.Rs *= ps.rng.uniform(0.3, 0.6);
     ctx.emit('cell-damaged', 'suction', cell.id);
   } else if (ps.suctionDamaged && ps.leakyDose < 0.5 * f.suctionToleranceMbarS) ps.suctionDamaged = false;
@@ -496,7 +496,7 @@ function toLost(ps: PatchState, ctx: PatchContext, s: PatchStep, cause: string |
   if (cause) ctx.emit('seal-lost', cause, cell?.id ?? null);
   if (cell && ps.stage === 'whole-cell') {
     cell.used = true;
-    damageCell(cell, ctx.params, 1e9);
+    damageCell(cell, 1e9);
   }
   if (cell && ps.gigasealed) cell.used = true;
   ps.stage = 'lost';

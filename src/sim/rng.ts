@@ -4,8 +4,8 @@
  * on how many numbers the parent has drawn — so a cell's parameters are the
  * same whichever order the world happens to materialise cells in.
  *
- * Generator: sfc32 (small, fast, 128-bit state, passes PractRand for the
- * sizes used here), seeded through a murmur3-style mixer.
+ * Generator: sfc32 (small, fast, 128-bit state), keyed through a murmur3-style
+ * finaliser.
  */
 
 export interface Rng {
@@ -39,12 +39,7 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/**
- * Derive a child key from a parent key and a label. Two hash chains absorb every
- * parent word and the label, and each of the four output words depends on
- * both chains — so keys that differ in any bit (seed 1 vs seed 2) give
- * unrelated streams.
- */
+// hash-chain state of mixKey (module-level so forking allocates nothing but the key)
 let ma = 0;
 let mb = 0;
 function absorb(w: number): void {
@@ -52,6 +47,12 @@ function absorb(w: number): void {
   mb = fmix32(Math.imul((mb + w) | 0, 0x85ebca6b) ^ ma);
 }
 
+/**
+ * Derive a child key from a parent key and a label. Two hash chains absorb every
+ * parent word and the label, and each of the four output words depends on
+ * both chains — so keys that differ in any bit (seed 1 vs seed 2) give
+ * unrelated streams.
+ */
 function mixKey(key: readonly number[], label: string | number): [number, number, number, number] {
   ma = 0x6a09e667;
   mb = 0xbb67ae85;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { oneCell, pulseIn, sealCell, touch, type OneCell, type ScriptedPipette } from './helpers.ts';
-import type { Preparation } from '../../src/sim/index.ts';
+import { oneCell, pulseIn, sealCell, testPulseCommand, touch, type OneCell, type ScriptedPipette } from './helpers.ts';
+import { voltageClampResponse, type Preparation } from '../../src/sim/index.ts';
 
 const MOhm = 1e6;
 
@@ -133,6 +133,44 @@ describe('whole cell', () => {
         expect(t.holdingCurrent).toBeCloseTo(ihold, 10);
       }
     }
+  });
+
+  it('with noise off, the whole-cell test pulse is exactly the circuit of the ground-truth values', () => {
+    const c = oneCell({ seed: 3, noise: false });
+    touch(c);
+    sealCell(c);
+    pulseIn(c);
+    c.p.wait(1000);
+    const t = c.p.sim.truth();
+    expect(t.stage).toBe('whole-cell');
+    const { command } = testPulseCommand({ amplitudeV: 0.01, widthMs: 10, sampleRateHz: 20000, holdingV: -0.07 });
+    const got = c.p.sim.voltageClamp(c.p.t, 20000, command);
+    const expected = new Float32Array(command.length);
+    voltageClampResponse(
+      {
+        Rp: t.pipetteResistance,
+        Rs: t.sealResistance,
+        Ra: t.accessResistance,
+        Rm: t.membraneResistance,
+        Cm: t.membraneCapacitance,
+        Em: t.restingPotential,
+        offsetV: c.p.sim.offsetV,
+        Cp: c.p.sim.pipetteCapacitanceF,
+      },
+      20000,
+      command,
+      expected,
+    );
+    expect(Array.from(got)).toEqual(Array.from(expected));
+    // τ of the transient ≈ Ra·Cm·Rm/(Ra+Rm)
+    const tau = (t.accessResistance * t.membraneCapacitance * t.membraneResistance) / (t.accessResistance + t.membraneResistance);
+    const on = Math.round(200 * 0.35);
+    const ss = got[on + 199];
+    const k = on + 1 + Math.round(tau * 20000);
+    const frac = (got[k] - ss) / (got[on + 1] - ss);
+    expect(frac).toBeGreaterThan(0.25);
+    expect(frac).toBeLessThan(0.5);
+    expect(c.p.sim.truth().holdingCurrent).toBeCloseTo(got[0], 15);
   });
 
   it('suction kept on after break-in (the "extra pulse") damages the cell', () => {

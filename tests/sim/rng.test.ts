@@ -24,6 +24,30 @@ describe('seeded randomness', () => {
     expect(a.fork('x').next()).not.toBe(a.fork('y').next());
   });
 
+  it('neighbouring seeds give unrelated streams (every key word depends on the whole seed)', () => {
+    const k1 = createRng(1).fork('pipette:p').fork(1).key;
+    const k2 = createRng(2).fork('pipette:p').fork(1).key;
+    for (let i = 0; i < 4; i++) expect(k1[i]).not.toBe(k2[i]);
+    // the same draw position across consecutive seeds is uniform, in small blocks of seeds too
+    for (let k = 0; k < 8; k++) {
+      const blocks: number[] = [];
+      for (let b = 0; b < 100; b++) {
+        let low = 0;
+        for (let seed = b * 20 + 1; seed <= b * 20 + 20; seed++) {
+          const r = createRng(seed).fork('x').fork(1).fork('y');
+          for (let i = 0; i < k; i++) r.next();
+          if (r.next() < 0.2) low++;
+        }
+        blocks.push(low);
+      }
+      // binomial(20, 0.2): mean 4, SD ≈ 1.8
+      expect(mean(blocks)).toBeGreaterThan(3.5);
+      expect(mean(blocks)).toBeLessThan(4.5);
+      expect(sd(blocks)).toBeGreaterThan(1.3);
+      expect(sd(blocks)).toBeLessThan(2.3);
+    }
+  });
+
   it('draws have the intended distributions', () => {
     const r = createRng(1);
     const u = Array.from({ length: 20000 }, () => r.uniform(2, 4));

@@ -63,6 +63,35 @@ describe('seal formation', () => {
     }
   });
 
+  it('a stalling cell drawn from the seeded population stays below 100 MΩ', () => {
+    // find, in a seeded in-vivo world, a healthy cell fated to stall, and patch it from straight above
+    let checked = 0;
+    for (let seed = 1; seed <= 10 && checked < 2; seed++) {
+      const world = createSimWorld({ seed, preparation: 'in-vivo', pipettes: [{ id: 'p', axis: [0, 0, 1] }], overrides: { prep: QUIET } });
+      const probe = world.pipette('p');
+      probe.bindPosition(() => [0, 0, 300]);
+      probe.advanceTo(1);
+      const stallers = world.cells().filter((c) => c.fate.sealKind === 'stall' && c.fate.healthy && c.position[2] > 200);
+      for (const target of stallers) {
+        const w = createSimWorld({ seed, preparation: 'in-vivo', pipettes: [{ id: 'p', axis: [0, 0, 1] }], overrides: { prep: QUIET } });
+        const top: [number, number, number] = [target.position[0], target.position[1], target.position[2] - target.radiusUm];
+        const p = scripted(w, 'p', [top[0], top[1], top[2] - 30]);
+        p.setPressure(20);
+        p.wait(p.moveTo([top[0], top[1], top[2] + 1], 5) - p.t);
+        if (p.sim.truth().cellId !== target.id) continue; // another cell was in the way
+        p.setPressure(-30);
+        p.wait(120_000);
+        const t = p.sim.truth();
+        expect(w.eventCounts()['seal-start:stall']).toBe(1);
+        expect(t.peakSeal).toBeLessThan(100 * MOhm);
+        expect(p.readR()).toBeLessThan(100 * MOhm);
+        checked++;
+        break;
+      }
+    }
+    expect(checked).toBe(2);
+  });
+
   it('suction speeds sealing up (~2×); holding at −70 mV helps a little', () => {
     const seeds = [1, 2, 3, 4, 5, 6];
     const atm = seeds.map((s) => timeToR(s, 0, 500 * MOhm, { limitMs: 200_000 }));
