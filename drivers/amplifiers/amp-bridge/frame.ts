@@ -80,12 +80,26 @@ export function encodeSweepFrames(h: Omit<FrameHeader, 'offset' | 'total'>, samp
   do {
     const count = Math.min(maxSamples, total - offset);
     const last = offset + count >= total;
-    frames.push(
-      encodeFrame(
-        { ...h, total, offset, flags: h.flags | (last ? FLAG.last : 0), dropped: offset === 0 ? h.dropped : 0 },
-        samples.subarray(offset, offset + count),
-      ),
-    );
+    // Header as a literal with a fixed shape (a spread of `h` made every frame a slow,
+    // dictionary-mode object); no view when one frame holds the whole sweep.
+    const header: FrameHeader = {
+      type: h.type,
+      channel: h.channel,
+      mode: h.mode,
+      unit: h.unit,
+      flags: h.flags | (last ? FLAG.last : 0),
+      seq: h.seq,
+      sampleRateHz: h.sampleRateHz,
+      total,
+      offset,
+      dropped: offset === 0 ? h.dropped : 0,
+      holding: h.holding,
+      stepAmplitude: h.stepAmplitude,
+      stepOnset: h.stepOnset,
+      stepLength: h.stepLength,
+      t0Us: h.t0Us,
+    };
+    frames.push(encodeFrame(header, count === total ? samples : samples.subarray(offset, offset + count)));
     offset += count;
   } while (offset < total);
   return frames;
