@@ -73,7 +73,7 @@ export function float64Scalar(parent: Group, name: string, value: number): Datas
 }
 
 export interface SampleWriteOptions {
-  /** samples per HDF5 chunk */
+  /** largest number of samples per HDF5 chunk (chunks are made equal, up to this) */
   chunkSamples: number;
   /** samples handed to HDF5 per call (bounds the wasm heap in use); a multiple of chunkSamples */
   sliceSamples: number;
@@ -87,7 +87,8 @@ export interface SampleWriteOptions {
  */
 export function writeSamples(parent: Group, name: string, samples: Float32Array, opt: SampleWriteOptions): Dataset {
   const n = samples.length;
-  const chunk = Math.max(1, Math.min(opt.chunkSamples, n));
+  // equal chunks no larger than asked: an uncompressed edge chunk is stored full size
+  const chunk = Math.ceil(n / Math.ceil(n / Math.max(1, opt.chunkSamples)));
   const slice = Math.max(chunk, Math.floor(opt.sliceSamples / chunk) * chunk);
   const compression = opt.gzipLevel > 0 ? ({ compression: 'gzip', compression_opts: opt.gzipLevel } as const) : {};
   const first = samples.subarray(0, Math.min(n, slice));

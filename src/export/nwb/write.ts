@@ -25,7 +25,7 @@ import { objectIdsFor } from './uuid.ts';
 export interface NwbWriteOptions {
   /** gzip level for sample data, 0–9 (default 4: most of the gain, a fraction of level 9's time) */
   gzipLevel?: number;
-  /** samples per chunk (default 16 384 = 64 KiB of float32) */
+  /** largest chunk, samples (default 16 384 = 64 KiB of float32); chunks are made equal up to this */
   chunkSamples?: number;
   /** samples handed to the HDF5 library per call (default 1 048 576 = 4 MiB): bounds the wasm heap */
   sliceSamples?: number;
