@@ -26,11 +26,6 @@ export interface VirtualClockOptions {
   startEpochMs?: number;
 }
 
-/** Lets every queued nextTick, promise job and I/O callback run before the next timer fires. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * A discrete-event clock: time jumps straight to the next timer once the
  * process has nothing else to do. Timers at the same instant fire in the order
@@ -80,28 +75,49 @@ export function createVirtualClock(options: VirtualClockOptions = {}): VirtualCl
   };
 
   let running = false;
-  async function runUntilTime(tEnd: number, stopWhen?: () => boolean): Promise<void> {
-    if (running) throw new Error('VirtualClock is already running: only one runner may advance time');
+  /**
+   * One setImmediate per timer: by the time it runs, every nextTick and promise
+   * job the previous timer started has drained. Driven by callbacks rather than
+   * an async loop, so a timer costs one event-loop turn and no extra promise.
+   */
+  function runUntilTime(tEnd: number, stopWhen?: () => boolean): Promise<void> {
+    if (running) return Promise.reject(new Error('VirtualClock is already running: only one runner may advance time'));
     running = true;
-    try {
-      for (;;) {
-        await settle();
-        if (stopWhen?.()) return;
-        const next = peekLive();
-        if (!next || next.at > tEnd) {
-          if (tEnd !== Infinity) now = Math.max(now, tEnd);
-          await settle();
+    return new Promise<void>((resolve, reject) => {
+      const finish = (): void => {
+        if (tEnd !== Infinity) now = Math.max(now, tEnd);
+        // one more turn so work started at the final instant settles before returning
+        setImmediate(() => {
+          running = false;
+          resolve();
+        });
+      };
+      const step = (): void => {
+        try {
+          if (stopWhen?.()) {
+            running = false;
+            resolve();
+            return;
+          }
+          const next = peekLive();
+          if (!next || next.at > tEnd) {
+            finish();
+            return;
+          }
+          pop();
+          live--;
+          now = Math.max(now, next.at);
+          next.cancelled = true;
+          next.fn();
+        } catch (e) {
+          running = false;
+          reject(e);
           return;
         }
-        pop();
-        live--;
-        now = Math.max(now, next.at);
-        next.cancelled = true;
-        next.fn();
-      }
-    } finally {
-      running = false;
-    }
+        setImmediate(step);
+      };
+      setImmediate(step);
+    });
   }
 
   const clock: VirtualClock = {

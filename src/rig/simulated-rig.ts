@@ -143,7 +143,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const chIds = ids.slice(a * 2, a * 2 + 2);
     const emulator = createAmpBridgeEmulator({ clock, channels: chIds.map((pid) => world.pipette(pid)), baudRate: AMP_BRIDGE_BAUD });
     // Sample frames are big: the digest covers them all, only recent entries are kept.
-    binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 2_000 });
+    binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 200 });
     amplifiers.set(id, { emulator, path });
     ampSpecs.push({ id, path, channels: chIds.length });
   }
