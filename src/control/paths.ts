@@ -96,22 +96,28 @@ export function descentLegs(from: Vec3, end: Vec3, g: PipetteGeometry, speeds: S
   return legs;
 }
 
-/** To a point inside a well: rise to the travel plane, lateral above it, down along the axis. */
+/**
+ * To a point inside a well: rise to the travel plane, lateral above it, down
+ * along the axis. Wells are liquid far from the tissue: every leg runs at the
+ * travel speed.
+ */
 export function wellLegs(from: Vec3, inside: Vec3, g: PipetteGeometry, speeds: Speeds): Waypoint[] {
   const legs = retractLegs(from, g, speeds, Math.max(g.travelZ, Math.min(from[2], g.standoffZ)));
   const here = legs.length ? legs[legs.length - 1].to : from;
   const entry = alongAxisToZ(inside, g.axis, g.travelZ);
-  legs.push({ to: [here[0], here[1], g.travelZ], speed: speeds.bath, label: 'rise to the travel plane' });
-  legs.push({ to: entry, speed: speeds.travel ?? speeds.bath, label: 'lateral above the well' });
-  legs.push({ to: inside, speed: speeds.bath, label: 'into the well along the axis' });
+  const fast = speeds.travel ?? speeds.bath;
+  legs.push({ to: [here[0], here[1], g.travelZ], speed: fast, label: 'rise to the travel plane' });
+  legs.push({ to: entry, speed: fast, label: 'lateral above the well' });
+  legs.push({ to: inside, speed: fast, label: 'into the well along the axis' });
   return legs;
 }
 
 /** Out of a well (along the axis) to the travel plane, then back above the prep to `start`. */
 export function leaveWellLegs(from: Vec3, start: Vec3, g: PipetteGeometry, speeds: Speeds): Waypoint[] {
   const legs: Waypoint[] = [];
-  if (from[2] > g.travelZ + 1e-6) legs.push({ to: alongAxisToZ(from, g.axis, g.travelZ), speed: speeds.bath, label: 'out of the well along the axis' });
-  legs.push({ to: [start[0], start[1], g.travelZ], speed: speeds.travel ?? speeds.bath, label: 'lateral back above the prep' });
+  const fast = speeds.travel ?? speeds.bath;
+  if (from[2] > g.travelZ + 1e-6) legs.push({ to: alongAxisToZ(from, g.axis, g.travelZ), speed: fast, label: 'out of the well along the axis' });
+  legs.push({ to: [start[0], start[1], g.travelZ], speed: fast, label: 'lateral back above the prep' });
   legs.push({ to: start, speed: speeds.bath, label: 'down to the start point' });
   return legs;
 }

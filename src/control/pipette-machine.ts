@@ -41,8 +41,14 @@ export interface MachineServices {
   descend(target: Target, signal: AbortSignal): Promise<void>;
   /** resolves when the travel allowance is used up without a hit */
   hunt(target: Target, signal: AbortSignal): Promise<void>;
-  /** restart a group of signal filters (signals.ts) */
-  resetSignals(which: 'baseline' | 'window' | 'seal'): void;
+  /** restart a group of signal filters (signals.ts); 'window-off' stops the R0 window statistics */
+  resetSignals(which: 'baseline' | 'window' | 'window-off' | 'seal'): void;
+  /**
+   * The latest test-pulse signals. Kept by the runner, not in the machine's
+   * context: copying the context on every reading (30–100 Hz × N pipettes)
+   * is the single biggest cost of a reaction that changes nothing.
+   */
+  lastSignals(): Signals | null;
   stopMotion(): void;
   pressure(mbar: number): void;
   atmosphere(): void;
@@ -98,8 +104,6 @@ export interface PipetteContext {
   cleanCount: number;
   tipFouled: boolean;
   finishing: boolean;
-  /** the latest test-pulse signals (for delayed decisions like hit confirmation) */
-  lastSignals: Signals | null;
 }
 
 export type PipetteEvent =
@@ -216,7 +220,7 @@ export function createPipetteMachine(services: MachineServices) {
         return !!s && s.rangeKOhm !== null && s.rangeKOhm < context.preset.hunt.dead_range_kOhm;
       },
       hitHolds: ({ context }) => {
-        const s = context.lastSignals;
+        const s = services.lastSignals();
         return !!s && s.rShort - s.baseline >= context.preset.confirm.rise_MOhm;
       },
       falseHitsLeft: ({ context }) => context.facts.falseHits < context.preset.confirm.max_false_hits,
@@ -332,7 +336,6 @@ export function createPipetteMachine(services: MachineServices) {
       setR0: assign({
         facts: ({ context, event }) => ({ ...context.facts, r0: tpOf(event)!.windowMedian }),
       }),
-      remember: assign({ lastSignals: ({ event, context }) => tpOf(event) ?? context.lastSignals }),
       countFalseHit: assign({ facts: ({ context }) => ({ ...context.facts, falseHits: context.facts.falseHits + 1 }) }),
       markTipUsed: assign({ facts: ({ context }) => ({ ...context.facts, tipUsed: true }) }),
       markFouled: assign({ tipFouled: true }),
@@ -344,10 +347,11 @@ export function createPipetteMachine(services: MachineServices) {
       fastTestPulse: ({ context }) => services.testPulseRate(context.preset.test_pulse.break_in_rate_Hz),
       resetBaseline: () => services.resetSignals('baseline'),
       resetWindow: () => services.resetSignals('window'),
+      closeWindow: () => services.resetSignals('window-off'),
       resetSeal: () => services.resetSignals('seal'),
       // ---- seal
       startSeal: assign({
-        facts: ({ context }) => ({ ...context.facts, sealStartT: context.lastSignals?.t ?? null, tipUsed: true }),
+        facts: ({ context }) => ({ ...context.facts, sealStartT: services.lastSignals()?.t ?? null, tipUsed: true }),
         suction: 'normal' as const,
         holdingOn: false,
         stallSince: null,
@@ -367,7 +371,6 @@ export function createPipetteMachine(services: MachineServices) {
           stallSince: stalling ? (context.stallSince ?? s.t) : null,
           armedSpontaneous: context.armedSpontaneous || s.rGiga >= context.preset.cell_attached.spontaneous_arm_MOhm,
           facts: { ...context.facts, peakSeal: peak },
-          lastSignals: s,
         };
       }),
       adaptSuction: assign(({ context, event }) => {
@@ -414,13 +417,14 @@ export function createPipetteMachine(services: MachineServices) {
           const vrest = (event as unknown as { output: number }).output;
           const q = context.qcSum;
           const n = Math.max(q.n, 1);
+          const last = services.lastSignals();
           return {
             ...context.facts,
             qc: {
               ra: q.n ? (q.ra / n) * 1e6 : null,
               rm: q.n ? (q.rm / n) * 1e6 : null,
               cm: q.n ? (q.cm / n) * 1e-12 : null,
-              ihold: q.n ? (q.ihold / n) * 1e-12 : context.lastSignals ? context.lastSignals.ihold * 1e-12 : null,
+              ihold: q.n ? (q.ihold / n) * 1e-12 : last ? last.ihold * 1e-12 : null,
               vrest,
             },
           };
@@ -470,7 +474,6 @@ export function createPipetteMachine(services: MachineServices) {
       cleanCount: input.cleanCount ?? 0,
       tipFouled: false,
       finishing: false,
-      lastSignals: null,
     }),
     initial: 'idle',
     on: {
@@ -502,6 +505,7 @@ export function createPipetteMachine(services: MachineServices) {
           },
           measuring: {
             entry: 'resetWindow',
+            exit: 'closeWindow',
             after: {
               checkTimeout: {
                 target: '#pipette.retract',
@@ -513,19 +517,18 @@ export function createPipetteMachine(services: MachineServices) {
                 {
                   guard: and(['windowReady', 'r0InRange']),
                   target: '#pipette.descent',
-                  actions: ['setR0', 'remember', { type: 'note', params: { reason: 'R0 accepted' } }],
+                  actions: ['setR0', { type: 'note', params: { reason: 'R0 accepted' } }],
                 },
                 {
                   guard: and(['windowReady', 'r0TooLow']),
                   target: '#pipette.broken',
-                  actions: ['setR0', 'remember', { type: 'fail', params: { reason: 'pipette-resistance-too-low', state: 'pipetteCheck' } }],
+                  actions: ['setR0', { type: 'fail', params: { reason: 'pipette-resistance-too-low', state: 'pipetteCheck' } }],
                 },
                 {
                   guard: 'windowReady',
                   target: '#pipette.fouled',
-                  actions: ['setR0', 'remember', { type: 'fail', params: { reason: 'pipette-resistance-too-high', state: 'pipetteCheck' } }],
+                  actions: ['setR0', { type: 'fail', params: { reason: 'pipette-resistance-too-high', state: 'pipetteCheck' } }],
                 },
-                { actions: 'remember' },
               ],
             },
           },
@@ -540,9 +543,8 @@ export function createPipetteMachine(services: MachineServices) {
         },
         on: {
           TP: [
-            { guard: 'tipBroken', target: 'broken', actions: ['remember', { type: 'fail', params: { reason: 'tip-broken', state: 'descent' } }] },
-            { guard: 'tipClogged', target: 'fouled', actions: ['remember', { type: 'fail', params: { reason: 'tip-clogged', state: 'descent' } }] },
-            { actions: 'remember' },
+            { guard: 'tipBroken', target: 'broken', actions: [{ type: 'fail', params: { reason: 'tip-broken', state: 'descent' } }] },
+            { guard: 'tipClogged', target: 'fouled', actions: [{ type: 'fail', params: { reason: 'tip-clogged', state: 'descent' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'descent' } }] },
         },
@@ -561,11 +563,10 @@ export function createPipetteMachine(services: MachineServices) {
         },
         on: {
           TP: [
-            { guard: 'tipBroken', target: 'broken', actions: ['remember', { type: 'fail', params: { reason: 'tip-broken', state: 'hunt' } }] },
-            { guard: 'isHit', target: 'confirmHit', actions: ['remember', { type: 'note', params: { reason: 'resistance rise: possible cell' } }] },
-            { guard: 'cloggedWhileHunting', target: 'fouled', actions: ['remember', { type: 'fail', params: { reason: 'tip-clogged', state: 'hunt' } }] },
-            { guard: 'deadElectrode', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'dead-electrode', state: 'hunt' } }] },
-            { actions: 'remember' },
+            { guard: 'tipBroken', target: 'broken', actions: [{ type: 'fail', params: { reason: 'tip-broken', state: 'hunt' } }] },
+            { guard: 'isHit', target: 'confirmHit', actions: [{ type: 'note', params: { reason: 'resistance rise: possible cell' } }] },
+            { guard: 'cloggedWhileHunting', target: 'fouled', actions: [{ type: 'fail', params: { reason: 'tip-clogged', state: 'hunt' } }] },
+            { guard: 'deadElectrode', target: 'retract', actions: [{ type: 'fail', params: { reason: 'dead-electrode', state: 'hunt' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'hunt' } }] },
         },
@@ -573,7 +574,6 @@ export function createPipetteMachine(services: MachineServices) {
       confirmHit: {
         entry: ['stopMotion', 'atmosphere'],
         on: {
-          TP: { actions: 'remember' },
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'confirmHit' } }] },
         },
         after: {
@@ -627,10 +627,9 @@ export function createPipetteMachine(services: MachineServices) {
             {
               guard: 'spontaneousBreakIn',
               target: 'wholeCell',
-              actions: ['remember', 'markSpontaneous', { type: 'note', params: { reason: 'spontaneous break-in in cell-attached' } }],
+              actions: ['markSpontaneous', { type: 'note', params: { reason: 'spontaneous break-in in cell-attached' } }],
             },
-            { guard: 'sealLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'seal-lost', state: 'cellAttached' } }] },
-            { actions: 'remember' },
+            { guard: 'sealLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'seal-lost', state: 'cellAttached' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'cellAttached' } }] },
         },
@@ -664,9 +663,8 @@ export function createPipetteMachine(services: MachineServices) {
         },
         on: {
           TP: [
-            { guard: 'brokeIn', target: 'wholeCell', actions: ['remember', { type: 'note', params: { reason: 'broke in' } }] },
-            { guard: 'sealGoneWithoutCell', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'seal-lost-during-break-in', state: 'breakIn' } }] },
-            { actions: 'remember' },
+            { guard: 'brokeIn', target: 'wholeCell', actions: [{ type: 'note', params: { reason: 'broke in' } }] },
+            { guard: 'sealGoneWithoutCell', target: 'retract', actions: [{ type: 'fail', params: { reason: 'seal-lost-during-break-in', state: 'breakIn' } }] },
           ],
           BREAKIN_ATTEMPT: { actions: 'countBreakIn' },
           BREAKIN_EXHAUSTED: { target: 'retract', actions: { type: 'fail', params: { reason: 'break-in-failed', state: 'breakIn' } } },
@@ -678,9 +676,9 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'qc',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
-            { guard: 'accessCreeping', target: '.clearing', actions: ['remember', 'countClearAccess'] },
-            { actions: ['remember', 'accumulateQc'] },
+            { guard: 'cellLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
+            { guard: 'accessCreeping', target: '.clearing', actions: ['countClearAccess'] },
+            { actions: ['accumulateQc'] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'wholeCell' } }] },
         },
@@ -711,8 +709,7 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'resting',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'retract', actions: ['remember', { type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
-            { actions: 'remember' },
+            { guard: 'cellLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'record' } }] },
         },

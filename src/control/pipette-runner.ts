@@ -131,8 +131,10 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     resetSignals: (which) => {
       if (which === 'baseline') conditioner.resetBaseline();
       else if (which === 'window') conditioner.resetWindow();
+      else if (which === 'window-off') conditioner.closeWindow();
       else conditioner.resetSeal();
     },
+    lastSignals: () => conditioner.last,
     async prepareCheck(target, signal) {
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
       await ops.follow(goToStart(await here(), startPoint(target), geometry, speeds), { gated: true, signal });

@@ -49,6 +49,8 @@ export interface SignalConditioner {
   resetBaseline(): void;
   /** restart the R0 window (pipette check) */
   resetWindow(): void;
+  /** stop keeping the R0 window (its median is only needed while checking) */
+  closeWindow(): void;
   /** restart the seal filters (holding / gigaseal / slope) */
   resetSeal(): void;
   readonly last: Signals | null;
@@ -67,6 +69,7 @@ export function createSignalConditioner(preset: AutopatchPreset): SignalConditio
   const rise = createRiseCounter();
   const range = createRangeTracker(preset.hunt.dead_readings);
   let window: number[] = [];
+  let windowOpen = true;
   let last: Signals | null = null;
 
   return {
@@ -80,6 +83,11 @@ export function createSignalConditioner(preset: AutopatchPreset): SignalConditio
     },
     resetWindow() {
       window = [];
+      windowOpen = true;
+    },
+    closeWindow() {
+      window = [];
+      windowOpen = false;
     },
     resetSeal() {
       hold.reset();
@@ -89,12 +97,14 @@ export function createSignalConditioner(preset: AutopatchPreset): SignalConditio
     update(reading, t): Signals {
       const r = reading.r / 1e6;
       const rShort = short.update(r, t);
-      window.push(r);
-      if (window.length > preset.pipette_check.readings) window.shift();
+      if (windowOpen) {
+        window.push(r);
+        if (window.length > preset.pipette_check.readings) window.shift();
+      }
       // Median and spread only matter once the window is full (pipette check).
       let median = r;
       let spread = 0;
-      if (window.length >= preset.pipette_check.readings) {
+      if (windowOpen && window.length >= preset.pipette_check.readings) {
         const sorted = Float64Array.from(window).sort();
         const mid = sorted.length >> 1;
         median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

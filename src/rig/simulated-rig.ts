@@ -87,10 +87,12 @@ export function simulatedLayout(n: number, preparation: Preparation, regionDepth
     const origin: Vec3 = [home[0] - axisSign[0] * MANIP_MID[0], home[1] - axisSign[1] * MANIP_MID[1], home[2] - axisSign[2] * MANIP_MID[2]];
     const mount: Mount = { ...mountNoOrigin, origin };
     const wellAt = (delta: number): Vec3 => [wellRadius * Math.cos(base + delta), wellRadius * Math.sin(base + delta), WELL_FLOOR_Z];
-    const spread = Math.PI / (2 * n);
+    // A pipette's two wells sit either side of its own direction, close enough not to
+    // cross the prep and far enough apart (≥ 2 radii + margin) not to overlap.
+    const spread = Math.min(Math.PI / (2 * n), 0.2);
     const wells: Region[] = [
-      { name: `detergent-${i + 1}`, center: wellAt(-spread), radiusUm: WELL_RADIUS, depthUm: WELL_DEPTH },
-      { name: `rinse-${i + 1}`, center: wellAt(spread), radiusUm: WELL_RADIUS, depthUm: WELL_DEPTH },
+      { name: `detergent-${i + 1}`, kind: 'detergent', center: wellAt(-spread), radiusUm: WELL_RADIUS, depthUm: WELL_DEPTH },
+      { name: `rinse-${i + 1}`, kind: 'rinse', center: wellAt(spread), radiusUm: WELL_RADIUS, depthUm: WELL_DEPTH },
     ];
     return { mount, axis, region, home, wells, workDepth };
   });

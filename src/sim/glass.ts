@@ -112,7 +112,8 @@ export interface GlassStep {
   /** membrane covers the tip: no drift, no pick-ups */
   attached: boolean;
   pressureMbar: number;
-  wellName: string | null;
+  /** the kind of well the tip is in, if any */
+  wellKind: 'detergent' | 'rinse' | null;
 }
 
 export function stepGlass(g: Glass, params: PrepParams, s: GlassStep, emit: Emit): void {
@@ -138,8 +139,8 @@ export function stepGlass(g: Glass, params: PrepParams, s: GlassStep, emit: Emit
     emit('clogged');
   } else if (g.clogFlagged && clog < c.cloggedOhm / 2) g.clogFlagged = false;
 
-  if (s.wellName === 'detergent') detergentStep(g, params, P, s.dtS, emit);
-  else if (s.wellName === 'rinse') rinseStep(g, params, P, s.dtS, emit);
+  if (s.wellKind === 'detergent') detergentStep(g, params, P, s.dtS, emit);
+  else if (s.wellKind === 'rinse') rinseStep(g, params, P, s.dtS, emit);
 }
 
 function detergentStep(g: Glass, params: PrepParams, P: number, dtS: number, emit: Emit): void {

@@ -129,7 +129,7 @@ export function stepPipette(pm: PipetteModel, params: PrepParams, population: Po
       inTissue: s.place.kind === 'tissue',
       attached: isAttached(pm.patch) || pm.patch.stage === 'lost',
       pressureMbar: s.pressure,
-      wellName: s.place.kind === 'well' ? (s.place.well?.name ?? null) : null,
+      wellKind: s.place.kind === 'well' ? (s.place.well?.kind ?? null) : null,
     },
     (kind, detail) => pm.ctx.emit(kind, detail),
   );

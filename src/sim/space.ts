@@ -21,8 +21,8 @@ export interface Place {
 /** Default cleaning wells: well away from any prep, ~2 mm of liquid over a hard floor. */
 export function defaultWells(): Region[] {
   return [
-    { name: 'detergent', center: [-6000, -2500, 1000], radiusUm: 1500, depthUm: 2000 },
-    { name: 'rinse', center: [-6000, 2500, 1000], radiusUm: 1500, depthUm: 2000 },
+    { name: 'detergent', kind: 'detergent', center: [-6000, -2500, 1000], radiusUm: 1500, depthUm: 2000 },
+    { name: 'rinse', kind: 'rinse', center: [-6000, 2500, 1000], radiusUm: 1500, depthUm: 2000 },
   ];
 }
 

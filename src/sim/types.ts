@@ -152,6 +152,8 @@ export interface CellTruth {
 
 export interface Region {
   name: string;
+  /** what the well holds: the glass is cleaned by detergent cycles, then rinsed */
+  kind: 'detergent' | 'rinse';
   /** centre of the well's floor, world µm */
   center: Vec3;
   radiusUm: number;

@@ -91,6 +91,8 @@ export function timePerState(sessions: readonly StoredSession[], transitions: re
       const lead = list[0].t - s.startT;
       if (lead > 0) add(list[0].from, lead, true);
       list.forEach((tr, i) => {
+        // 'done' is a pipette that has finished its session, waiting for the others: not working time.
+        if (tr.to === 'done') return;
         const until = i + 1 < list.length ? list[i + 1].t : Math.max(end, tr.t);
         add(tr.to, until - tr.t, true);
       });

@@ -80,8 +80,10 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
   const waitAbort = (signal: AbortSignal): Promise<never> =>
     new Promise((_, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })), { once: true }));
 
+  let last: Signals | null = null;
   const services: MachineServices = {
     resetSignals: (which) => log('resetSignals', which),
+    lastSignals: () => last,
     prepareCheck: async (t) => log('prepareCheck', t),
     descend: async (t) => {
       log('descend', t);
@@ -137,13 +139,13 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
   };
 
   const actor = createActor(createPipetteMachine(services), { input: { pipetteId: 'p1', preset }, clock });
-  let last: PipetteStateName = 'idle';
+  let lastState: PipetteStateName = 'idle';
   actor.subscribe({
     next(s) {
       const v = s.value;
       const top = (typeof v === 'string' ? v : Object.keys(v)[0]) as PipetteStateName;
-      if (top !== last || states.length === 0) states.push({ t: clock.now(), state: top, reason: s.context.reason });
-      last = top;
+      if (top !== lastState || states.length === 0) states.push({ t: clock.now(), state: top, reason: s.context.reason });
+      lastState = top;
     },
     error(e) {
       throw e;
@@ -165,7 +167,8 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
     },
     context: () => actor.getSnapshot().context,
     tp(partial = {}) {
-      actor.send({ type: 'TP', s: signals(clock.now(), partial) });
+      last = signals(clock.now(), partial);
+      actor.send({ type: 'TP', s: last });
     },
     async stream(forMs, everyMs, make) {
       const end = clock.now() + forMs;

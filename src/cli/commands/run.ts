@@ -30,7 +30,7 @@ const USAGE = `usage: autopatch run [options]
   --seed N             seed of the simulated preparation (default 1)
   --pipettes N         number of pipettes (default 4)
   --preset NAME        autopatch preset in protocols/presets (default in-vivo-blind)
-  --duration MIN       stop starting attempts after MIN minutes of rig time (default 20; 0 = until stopped)
+  --duration MIN       stop starting attempts after MIN minutes of rig time (default 20, or none with --attempts; 0 = until stopped)
   --attempts N         stop starting attempts after N attempts in total
   --speed X            real-time runs only: rig clock X times faster than the wall (default 1)
   --port P             dashboard port (default 8780; 0 = any free port)
@@ -84,7 +84,8 @@ function parseRunOptions(argv: string[]): RunOptions {
     return n;
   };
   const virtual = o.flags.has('virtual');
-  const duration = num('duration', 20, (n) => n >= 0, 'a number of minutes ≥ 0');
+  // An attempt limit alone means no time limit; otherwise 20 minutes by default.
+  const duration = num('duration', o.values.has('attempts') ? 0 : 20, (n) => n >= 0, 'a number of minutes ≥ 0');
   const attempts = o.values.has('attempts') ? num('attempts', 0, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1') : null;
   if (virtual && duration === 0 && attempts === null) throw new UsageError('--virtual needs a --duration or --attempts limit (it would run forever)');
   const speed = num('speed', 1, (n) => n > 0 && n <= 1000, 'a factor between 0 and 1000');
