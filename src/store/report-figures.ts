@@ -340,3 +340,53 @@ export function cellsPerHour(
   const hours = sessions.reduce((h, s) => h + Math.max(0, sessionEndT(s) - s.startT), 0) / 3_600_000;
   return { recorded, hours, perHour: hours > 0 ? recorded / hours : null };
 }
+
+/** A recorded cell with its whole-cell figures and e-features (IPFX definitions, SI units). */
+export interface RecordedCell {
+  sessionId: string | null;
+  attemptId: string;
+  pipetteId: string;
+  ra: number | null;
+  rm: number | null;
+  cm: number | null;
+  vrest: number | null;
+  features: Record<string, number | null>;
+}
+
+/** The features the report summarises, in the order it shows them. */
+export const REPORTED_FEATURES = [
+  'vBaseline',
+  'inputResistance',
+  'tau',
+  'rheobaseA',
+  'fiSlope',
+  'apThreshold',
+  'apAmplitude',
+  'apWidth',
+  'apUpDownRatio',
+  'sag',
+  'heroAdaptation',
+  'heroLatency',
+] as const;
+
+export function recordedCells(attempts: readonly StoredAttempt[]): RecordedCell[] {
+  return attempts
+    .filter((a) => a.status === 'ended' && a.stageReached === 'recorded')
+    .map((a) => ({
+      sessionId: a.sessionId,
+      attemptId: a.attemptId,
+      pipetteId: a.pipetteId,
+      ra: a.ra,
+      rm: a.rm,
+      cm: a.cm,
+      vrest: a.vrest,
+      features: a.features ?? {},
+    }));
+}
+
+/** Distribution of each reported feature over the recorded cells that have it. */
+export function featureSummary(cells: readonly RecordedCell[]): Record<string, Distribution> {
+  const out: Record<string, Distribution> = {};
+  for (const name of REPORTED_FEATURES) out[name] = distribution(cells.map((c) => c.features[name] ?? null));
+  return out;
+}

@@ -134,6 +134,35 @@ export function reportAsTable(r: StoreReport): string {
       ],
     ),
   );
+
+  out.push(`\nRecorded cells: e-features (IPFX definitions; ${r.cells.length} cell${r.cells.length === 1 ? '' : 's'})\n`);
+  if (r.cells.length === 0) out.push('(none)\n');
+  else {
+    const ft = (c: (typeof r.cells)[number], name: string, digits: number, scale: number): string => fmt(c.features[name] ?? null, digits, scale);
+    out.push(
+      renderTable(
+        ['attempt', 'pipette', 'Vrest mV', 'Ra MΩ', 'Cm pF', 'Rin MΩ', 'tau ms', 'rheobase pA', 'f-I Hz/pA', 'AP thr mV', 'AP amp mV', 'AP width ms', 'up/down', 'sag', 'adapt.', 'latency ms'],
+        r.cells.map((c) => [
+          c.attemptId,
+          c.pipetteId,
+          fmt(c.vrest, 1, 1e3),
+          fmt(c.ra, 1, 1e-6),
+          fmt(c.cm, 1, 1e12),
+          ft(c, 'inputResistance', 0, 1e-6),
+          ft(c, 'tau', 1, 1e3),
+          ft(c, 'rheobaseA', 0, 1e12),
+          ft(c, 'fiSlope', 3, 1e-12),
+          ft(c, 'apThreshold', 1, 1e3),
+          ft(c, 'apAmplitude', 1, 1e3),
+          ft(c, 'apWidth', 2, 1e3),
+          ft(c, 'apUpDownRatio', 2, 1),
+          ft(c, 'sag', 3, 1),
+          ft(c, 'heroAdaptation', 3, 1),
+          ft(c, 'heroLatency', 1, 1e3),
+        ]),
+      ),
+    );
+  }
   return out.join('');
 }
 
@@ -179,6 +208,13 @@ export function reportAsCsv(r: StoreReport): string {
   put('simultaneous', 'all', 'rate', r.simultaneous.rate);
   for (const [name, d] of Object.entries(r.quality)) {
     for (const [k, v] of Object.entries(d)) put('quality', name, k, v);
+  }
+  for (const c of r.cells) {
+    for (const k of ['pipetteId', 'ra', 'rm', 'cm', 'vrest'] as const) put('cells', c.attemptId, k, c[k]);
+    for (const [k, v] of Object.entries(c.features)) put('cell_features', c.attemptId, k, v);
+  }
+  for (const [name, d] of Object.entries(r.features)) {
+    for (const [k, v] of Object.entries(d)) put('features', name, k, v);
   }
   return lines.join('');
 }

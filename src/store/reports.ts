@@ -16,6 +16,10 @@ import {
   type QualityFigures,
   type SimultaneousFigures,
   type StateTime,
+  featureSummary,
+  recordedCells,
+  type Distribution,
+  type RecordedCell,
 } from './report-figures.ts';
 import {
   getSession,
@@ -74,6 +78,9 @@ export interface StoreReport {
   cellsPerHour: number | null;
   simultaneous: SimultaneousFigures;
   quality: QualityFigures;
+  /** recorded cells with their e-features, and each feature's distribution */
+  cells: RecordedCell[];
+  features: Record<string, Distribution>;
 }
 
 function groupFunnel(attempts: readonly StoredAttempt[], key: (a: StoredAttempt) => string): KeyedFunnel[] {
@@ -139,6 +146,7 @@ export function buildReport(db: Database.Database, sessionIds?: readonly string[
   const transitions = listTransitions(db, ids);
   const presetOf = new Map(sessions.map((s) => [s.id, s.preset]));
   const cph = cellsPerHour(sessions, attempts);
+  const cells = recordedCells(attempts);
   return {
     sessionIds: ids,
     sessions: sessions.map((s) => summarize(db, s, attempts, transitions)),
@@ -153,6 +161,8 @@ export function buildReport(db: Database.Database, sessionIds?: readonly string[
     cellsPerHour: cph.perHour,
     simultaneous: simultaneousWholeCell(sessions, attempts, transitions),
     quality: qualityOf(attempts),
+    cells,
+    features: featureSummary(cells),
   };
 }
 

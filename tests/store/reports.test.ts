@@ -5,6 +5,7 @@ import { createIngestor } from '../../src/store/ingest.ts';
 import { attemptTimelines, buildReport, compareSessions } from '../../src/store/reports.ts';
 import { distribution, maxOverlap } from '../../src/store/report-figures.ts';
 import { createSqliteArchive } from '../../src/store/archive.ts';
+import { formatReport } from '../../src/store/report-format.ts';
 import { reportFixtureEvents } from './fixtures/report-sessions.ts';
 import { tempDir } from './helpers.ts';
 
@@ -165,6 +166,35 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
       ['hunt', 1100, 1800],
     ]);
     expect(p1B[1].transitions[0].reason).toBe('idle→descent');
+  });
+});
+
+describe('recorded cells and their e-features', () => {
+  it('lists every recorded cell with its features, and summarises each feature over the cells that have it', () => {
+    const r = buildReport(db);
+    // recorded: a1, b1, c2 (session A) and d1 (session B); a1 and c2 carry features
+    expect(r.cells.map((c) => c.attemptId)).toEqual(['a1', 'b1', 'c2', 'd1']);
+    expect(r.cells[0].features).toEqual({ rheobaseA: 60e-12, inputResistance: 180e6, tau: 0.021, apWidth: 0.0009, sag: null });
+    expect(r.cells[1].features).toEqual({});
+    // rheobase over the two cells with one: 60 and 100 pA → median 80 pA, n = 2
+    expect(r.features.rheobaseA.n).toBe(2);
+    close(r.features.rheobaseA.median, 80e-12);
+    // sag is null on a1: only c2 counts
+    expect(r.features.sag.n).toBe(1);
+    close(r.features.sag.median, 0.12);
+    expect(r.features.fiSlope.n).toBe(0);
+  });
+
+  it('shows them in the table and the CSV', () => {
+    const r = buildReport(db, ['A']);
+    const table = formatReport(r, 'table');
+    expect(table).toContain('Recorded cells: e-features (IPFX definitions; 3 cells)');
+    // a1: Rin 180 MΩ, tau 21.0 ms, rheobase 60 pA, AP width 0.90 ms
+    const a1 = table.split('\n').find((l) => l.startsWith('a1 '))!;
+    expect(a1).toMatch(/\b180\b.*\b21\.0\b.*\b60\b.*\b0\.90\b/);
+    const csv = formatReport(r, 'csv');
+    expect(csv).toContain('cell_features,c2,rheobaseA,1e-10');
+    expect(csv).toMatch(/features,tau,median,0\.018/);
   });
 });
 
