@@ -48,9 +48,9 @@ export function exportFormatNames(): string[] {
   return [...formats.keys()].sort();
 }
 
-/** Formats other parts of autopatch provide; named so the CLI can say what is missing. */
+/** Formats other parts of autopatch provide; named so the CLI can say what is missing from a build. */
 export const PLANNED_FORMATS: Record<string, string> = {
-  nwb: 'NWB 2.x (Neurodata Without Borders); its exporter registers itself with registerExportFormat()',
+  nwb: 'NWB 2.x (Neurodata Without Borders); src/export/nwb/format.ts registers it',
 };
 
 /** Shortest decimal text that reads back as the same float32. */

@@ -1,5 +1,5 @@
 /**
- * `autopatch export --session ID --format csv|json [--out DIR] [--db PATH]`
+ * `autopatch export --session ID --format csv|json|nwb [--out DIR] [--db PATH]`
  * Writes a session's attempts, transitions, faults and sweeps (samples
  * included) to a folder; prints the files written. Formats come from the
  * registry in src/store/export-formats.ts ('nwb' plugs in there).
@@ -13,6 +13,10 @@ import { exportFormatNames, getExportFormat, PLANNED_FORMATS } from '../../store
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath, defaultExportDir } from '../../store/paths.ts';
 import { getSession } from '../../store/queries.ts';
+import { registerExportFormat } from '../../store/export-formats.ts';
+import { nwbExportFormat } from '../../export/nwb/format.ts';
+
+registerExportFormat(nwbExportFormat);
 
 const usage = (): string => `usage: autopatch export --session ID --format ${exportFormatNames().join('|')} [--out DIR] [--db PATH]
   --out DIR   folder to write (default: data/export/<session>/)
