@@ -763,6 +763,8 @@ export function createPipetteMachine(services: MachineServices) {
         },
       },
       needsPipette: {
+        // A FINISH that arrived while retracting was only noted: honour it on arrival.
+        always: { guard: 'finishing', target: 'done' },
         on: {
           REPLACED: { target: 'idle', actions: ['freshPipette', { type: 'note', params: { reason: 'new pipette fitted' } }] },
           FINISH: { target: 'done', actions: 'finish' },
@@ -780,6 +782,7 @@ export function createPipetteMachine(services: MachineServices) {
             },
           },
           secured: {
+            always: { guard: 'finishing', target: '#pipette.done' },
             on: {
               RETRY: { target: '#pipette.idle', actions: { type: 'note', params: { reason: 'retry requested' } } },
               REPLACED: { target: '#pipette.idle', actions: ['freshPipette', { type: 'note', params: { reason: 'new pipette fitted' } }] },

@@ -295,6 +295,10 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
           for (const leg of legs) await moveLeg(leg, false);
         });
       }
+      if (errors.length > 0) {
+        // An incomplete safe state needs a person: say exactly what could not be done.
+        emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${errors.join('; ')}` });
+      }
       return { complete: errors.length === 0, errors };
     },
   };

@@ -224,8 +224,10 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       const inside = (w: Region): Vec3 => [w.center[0], w.center[1], w.center[2] - w.depthUm / 2];
       const releaseDetergent = await coordination.acquire(`well:${wells.detergent.name}`, pipetteId, signal);
       try {
-        await ops.follow(wellLegs(await here(), inside(wells.detergent), geometry, speeds), { gated: true, signal });
+        // From here until it is back over the prep, the safe path must lift the tip
+        // to the travel plane, above any well's liquid — even if stopped on the way in.
         ops.location = 'well';
+        await ops.follow(wellLegs(await here(), inside(wells.detergent), geometry, speeds), { gated: true, signal });
         for (let i = 0; i < c.cycles; i++) {
           for (const step of c.detergent) {
             await ops.pressure(step.mbar);

@@ -204,20 +204,19 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     for (const conn of rig.connections) {
       let stopRetry: (() => void) | null = null;
       const off = conn.onStateChange((state, error) => {
-        if (state === 'disconnected') {
+        // One fault when the device goes away; failed reconnection attempts stay quiet.
+        if (state === 'disconnected' && !stopRetry) {
           emit({ type: 'fault', pipetteId: null, device: conn.label, kind: 'disconnected', message: error?.message ?? 'device disconnected' });
-          if (!stopRetry) {
-            stopRetry = every(clock, everyMs, () => {
-              conn.reconnect().then(
-                () => {
-                  stopRetry?.();
-                  stopRetry = null;
-                  emit({ type: 'log', level: 'info', pipetteId: null, message: `${conn.label} reconnected` });
-                },
-                () => {},
-              );
-            });
-          }
+          stopRetry = every(clock, everyMs, () => {
+            conn.reconnect().then(
+              () => {
+                stopRetry?.();
+                stopRetry = null;
+                emit({ type: 'log', level: 'info', pipetteId: null, message: `${conn.label} reconnected` });
+              },
+              () => {},
+            );
+          });
         }
       });
       cleanups.push(() => {

@@ -382,3 +382,26 @@ describe('pipette machine: aborts, faults, skip', () => {
     expect(visited(h)).toContain('retract');
   });
 });
+
+describe('pipette machine: finishing', () => {
+  it('a FINISH that arrives while the safe path is still running ends the machine once the pipette is secured', async () => {
+    const h = createHarness({ targets: 5 });
+    await driveTo(h, 'hunt');
+    h.actor.send({ type: 'ABORT', reason: 'session aborted' });
+    h.actor.send({ type: 'FINISH' });
+    await h.run(10);
+    expect(h.state()).toBe('done');
+    expect(h.called('safeState').length).toBe(1);
+  });
+
+  it('a FINISH that arrives while a broken pipette is retracting ends it instead of waiting for a new pipette', async () => {
+    const h = createHarness({ targets: 5 });
+    await h.run(1);
+    h.tp({ r: 2, windowCount: 20, windowMedian: 2, windowSpread: 0.1 });
+    h.actor.send({ type: 'FINISH' });
+    await h.run(3000);
+    // needsPipette is passed straight through; the attempt still records the broken tip
+    expect(h.states.map((s) => s.state)).toEqual(['idle', 'pipetteCheck', 'broken', 'done']);
+    expect(h.ended[0].context.facts.failureReason).toBe('pipette-resistance-too-low');
+  });
+});

@@ -229,7 +229,9 @@ describe('MPC-325 driver', () => {
     expect(SPEED_TABLE_UM_S[speedIndexFor(250)]).toBe(200);
     expect(SPEED_TABLE_UM_S[speedIndexFor(99.9)]).toBe(50);
     expect(speedIndexFor(1e6)).toBe(15);
-    expect(speedIndexFor(4)).toBe(-1);
+    expect(SPEED_TABLE_UM_S[speedIndexFor(2)]).toBe(2);
+    expect(SPEED_TABLE_UM_S[speedIndexFor(4)]).toBe(2);
+    expect(speedIndexFor(0.5)).toBe(-1);
     for (let i = 1; i < SPEED_TABLE_UM_S.length; i++) expect(SPEED_TABLE_UM_S[i]).toBeGreaterThan(SPEED_TABLE_UM_S[i - 1]);
   });
 
@@ -241,7 +243,7 @@ describe('MPC-325 driver', () => {
     expect(fx.device.moves[0].speed).toBe(200);
     expect(fx.clock.now() - t0).toBeGreaterThanOrEqual(2_000);
     const before = fx.bytesIn();
-    await fx.expectError(m.moveTo(START, { speed: 4 }), ['invalid']);
+    await fx.expectError(m.moveTo(START, { speed: 0.5 }), ['invalid']);
     expect(fx.bytesIn()).toBe(before);
   });
 

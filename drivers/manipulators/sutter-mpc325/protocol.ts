@@ -59,7 +59,8 @@ export const MAX_DRIVES = 4;
 export const SPEED_SETTLE_MS = 30;
 
 /** µm/s for speed byte 0–15 of 'S' (monotonic). */
-export const SPEED_TABLE_UM_S: readonly number[] = [5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 600, 700, 800, 1000, 1150, 1300];
+// Down to 1 µm/s: continuous hunting in vitro runs at 2 µm/s.
+export const SPEED_TABLE_UM_S: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 400, 500, 700, 1000, 1150, 1300];
 
 export const POSITION_REPLY_LENGTH = 14;
 export const STATUS_REPLY_LENGTH = 5;
