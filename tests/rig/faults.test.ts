@@ -69,7 +69,7 @@ describe('fault isolation', () => {
     await r.clock.runFor(60_000);
     expect(p1Runner.attempts).toBeGreaterThan(before);
     expect(limitViolations(r.lab.sim).violations).toEqual([]);
-  });
+  }, 300_000);
 });
 
 describe('exits', () => {
@@ -89,7 +89,7 @@ describe('exits', () => {
     const started = r.events.filter((e) => e.type === 'attempt.started').length;
     const ended = r.events.filter((e) => e.type === 'attempt.ended').length;
     expect(ended).toBe(started);
-  });
+  }, 300_000);
 
   it('emergency stop halts every stage at once and nothing moves afterwards', async () => {
     const r = await start('in-vivo-blind', 4);
@@ -109,7 +109,7 @@ describe('exits', () => {
     for (const [id, m] of r.lab.sim.manipulators) expect(m.emulator.moves.length).toBe(movesAt.get(id));
     expect(r.supervisor.phase).toBe('estopped');
     expect(r.events.some((e) => e.type === 'estop')).toBe(true);
-  });
+  }, 300_000);
 
   it('an abort while cleaning takes the tip out of the well (never left in the detergent)', async () => {
     const r = await start('in-vivo-blind', 3);
@@ -129,5 +129,5 @@ describe('exits', () => {
     const truth = r.lab.sim.world.pipette(inWell!).truth();
     expect(truth.well).toBeNull();
     expect(truth.tip[2]).toBeLessThan(-1000); // up on the travel plane, above any liquid
-  });
+  }, 300_000);
 });

@@ -120,7 +120,7 @@ describe('a pipette driven into emulated tissue, read through its amplifier driv
     // the seal grows under suction and ends above a gigaohm within a minute
     expect(t.afterSuction[1]).toBeGreaterThan(t.afterSuction[0] * 0.9);
     expect(Math.max(...t.afterSuction)).toBeGreaterThan(1e9);
-  });
+  }, 120_000);
 
   it('stalls below 100 MΩ for a seeded bad cell, whatever the suction', async () => {
     const t = await approachAndSeal(STALLING, 21);
@@ -129,7 +129,7 @@ describe('a pipette driven into emulated tissue, read through its amplifier driv
     // and it has stopped climbing: the last readings agree within 5 %
     const [a, b] = t.afterSuction.slice(-2);
     expect(Math.abs(a - b) / b).toBeLessThan(0.05);
-  });
+  }, 120_000);
 
   it('is deterministic: the same seed gives identical bytes on every port', async () => {
     const a = await approachAndSeal(COOPERATIVE, 5);
@@ -138,5 +138,5 @@ describe('a pipette driven into emulated tissue, read through its amplifier driv
     expect(a.digest).toBe(b.digest);
     expect(a.afterSuction).toEqual(b.afterSuction);
     expect(c.digest).not.toBe(a.digest);
-  });
+  }, 120_000);
 });
