@@ -4,68 +4,15 @@
  * Skipped, saying so, only when no validator is found and
  * AUTOPATCH_REQUIRE_NWB_VALIDATOR is unset; CI sets it, so there it fails instead.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
-import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeNwb } from '../../src/export/nwb/write.ts';
 import { fixtureInput, sweepsFor, tempDir } from './nwb-fixture.ts';
+import { needValidator, validate } from './nwb-validator.ts';
 
-const SCRIPT = resolve('scripts/validate-nwb.py');
-const REQUIRED = Boolean(process.env.AUTOPATCH_REQUIRE_NWB_VALIDATOR);
 const tmp = tempDir('nwb-validate-');
 afterAll(() => tmp.cleanup());
-
-interface Probe {
-  python: string | null;
-  notes: string[];
-}
-
-/** The first Python that can import pynwb (the distro's python3 first: pyenv/venv shims often lack h5py). */
-function findValidator(): Probe {
-  const candidates = [process.env.AUTOPATCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p));
-  const notes: string[] = [];
-  for (const python of candidates) {
-    if (python.startsWith('/') && !existsSync(python)) continue;
-    const r = spawnSync(python, [SCRIPT, '--probe'], { encoding: 'utf8', timeout: 60_000 });
-    if (r.status === 0) return { python, notes };
-    notes.push(`${python}: ${(r.stdout || r.stderr || String(r.error)).trim()}`);
-  }
-  return { python: null, notes };
-}
-
-const probe = findValidator();
-
-function needValidator(ctx: TestContext): string {
-  if (probe.python) return probe.python;
-  const why = `no NWB validator (pynwb) found — install it with: sudo bash scripts/install-nwb-validator.sh\n${probe.notes.join('\n')}`;
-  if (REQUIRED) throw new Error(`AUTOPATCH_REQUIRE_NWB_VALIDATOR is set but ${why}`);
-  ctx.skip(why);
-  throw new Error('unreachable');
-}
-
-interface Report {
-  valid: boolean;
-  errors_cached_spec: string[];
-  errors_core_spec: string[];
-  read_error: string | null;
-  read: {
-    nwb_version: string;
-    series: Record<string, { type: string; dtype: string; length: number; rate: number; sweep_number: number; electrode: string; device: string; unit: string }>;
-    sweep_table: Record<string, string[]>;
-    tables: Record<string, number>;
-    recordings: { electrode: string; stimulus: [number, number, string | null]; response: [number, number, string] }[];
-    subject_id: string;
-  } | null;
-}
-
-function validate(python: string, file: string): { status: number | null; report: Report } {
-  const r = spawnSync(python, [SCRIPT, file], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  if (!line.startsWith('{')) throw new Error(`validator printed no report (exit ${r.status}): ${r.stderr}`);
-  return { status: r.status, report: JSON.parse(line) as Report };
-}
 
 describe('NWB validation with pynwb', () => {
   it('finds no errors against the cached or the bundled schema, and pynwb reads everything back', async (ctx) => {

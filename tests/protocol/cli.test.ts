@@ -88,7 +88,7 @@ describe('protocols list and usage', () => {
     expect(lines[2]).toMatch(/^ {2}culture {8}culture, targeted — /);
     expect(lines[3]).toMatch(/^ {2}in-vivo-blind {2}in-vivo, blind — /);
     expect(lines[4]).toBe(`stimulus sets (${join(PROTOCOLS_DIR, 'stimuli')}):`);
-    expect(lines[5]).toMatch(/^ {2}long-square {3}16 sweeps of 3 s at 50 kHz — /);
+    expect(lines[5]).toMatch(/^ {2}long-square {3}16 sweeps of 5 s at 50 kHz — /);
     expect(lines[6]).toMatch(/^ {2}ramp {10}1 sweep of 22 s at 50 kHz — /);
     expect(lines[7]).toMatch(/^ {2}short-square {2}10 sweeps of 2\.003 s at 50 kHz — /);
     expect(io.err).toBe('');

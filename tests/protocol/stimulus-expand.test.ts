@@ -31,11 +31,11 @@ describe('expandStimulusSet: long squares', () => {
     }
   });
 
-  it('is sample-exact: 1 s baseline, 1 s step, 1 s baseline at 50 kHz', () => {
-    expect(sweepDurationMs(set)).toBe(3000);
+  it('is sample-exact: 1 s baseline, 1 s step, 3 s baseline at 50 kHz', () => {
+    expect(sweepDurationMs(set)).toBe(5000);
     sweeps.forEach((w, i) => {
       const pA = -100 + 20 * i;
-      expect(w.samples.length).toBe(150_000);
+      expect(w.samples.length).toBe(250_000);
       expect(w.onsetIndex).toBe(50_000);
       expect(w.lengthSamples).toBe(50_000);
       expect(w.amplitude).toBeCloseTo(pA * 1e-12, 20);
@@ -48,7 +48,7 @@ describe('expandStimulusSet: long squares', () => {
         expect(countEqual(s, f32(pA))).toBe(50_000);
       }
       expect(countEqual(s, 0, 0, 50_000)).toBe(50_000);
-      expect(countEqual(s, 0, 100_000)).toBe(50_000);
+      expect(countEqual(s, 0, 100_000)).toBe(150_000);
     });
   });
 
@@ -62,8 +62,8 @@ describe('expandStimulusSet: long squares', () => {
     expect(w.samples[49_999]).toBe(f32(-30));
     expect(w.samples[50_000]).toBe(f32(10));
     expect(w.samples[99_999]).toBe(f32(10));
-    expect(w.samples[149_999]).toBe(f32(-30));
-    expect(countEqual(w.samples, f32(-30))).toBe(100_000);
+    expect(w.samples[249_999]).toBe(f32(-30));
+    expect(countEqual(w.samples, f32(-30))).toBe(200_000);
     expect(countEqual(w.samples, f32(10))).toBe(50_000);
   });
 
