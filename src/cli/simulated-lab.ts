@@ -39,6 +39,8 @@ export interface SimulatedLabOptions {
   /** test-pulse sweeps stored per pipette: one every this many ms */
   tpSweepStoreEveryMs?: number;
   worldOverrides?: Parameters<typeof createSimulatedRig>[0]['worldOverrides'];
+  /** manipulator drivers to cycle through (default: all four) */
+  manipulators?: Parameters<typeof createSimulatedRig>[0]['manipulators'];
 }
 
 export interface SimulatedLab {
@@ -78,6 +80,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     pipettes: options.pipettes,
     regionDepthUm: initialPreset.descent.region_depth_um,
     worldOverrides: options.worldOverrides,
+    manipulators: options.manipulators,
   });
   const rig = await settle(clock, openRig(sim.config, sim.binding, clock));
   checkPresetAgainstRig(initialPreset, rigLimits(sim.config), options.preset);

@@ -63,6 +63,8 @@ export interface MachineServices {
   clean(signal: AbortSignal): Promise<void>;
   safeState(reason: string): Promise<{ complete: boolean; errors: string[] }>;
   waitForBreakInPartners(signal: AbortSignal): Promise<void>;
+  /** a service failed: record the whole error (message, bytes seen) as a fault event */
+  reportFault(error: unknown): void;
   /** coordination: this pipette is forming a seal (others hold still) */
   sealing(on: boolean): void;
   /** the machine is ready for its next target (the runner answers with START or FINISH) */
@@ -147,6 +149,18 @@ const freshFacts = (): AttemptFacts => ({
 });
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * A failure reason short enough to group in reports: the device error's kind,
+ * command and device (`device-timeout: mode (…) on amp-bridge @ sim:amp-1`);
+ * the full message, with the bytes seen, goes to the fault event.
+ */
+export function faultReason(e: unknown): string {
+  const d = e as { kind?: unknown; device?: unknown; command?: unknown };
+  if (d && typeof d.kind === 'string' && typeof d.device === 'string') return `device-${d.kind}: ${String(d.command ?? '?')} on ${d.device}`;
+  const text = errorText(e);
+  return `fault: ${text.length > 160 ? `${text.slice(0, 157)}…` : text}`;
+}
 const tpOf = (event: PipetteEvent): Signals | null => (event.type === 'TP' ? event.s : null);
 
 export function createPipetteMachine(services: MachineServices) {
@@ -292,7 +306,7 @@ export function createPipetteMachine(services: MachineServices) {
     actions: {
       note: assign({ reason: (_, params: { reason: string }) => params.reason }),
       noteEvent: assign({
-        reason: ({ event }) => (event.type === 'ABORT' || event.type === 'SKIP' ? event.reason : event.type === 'DEVICE_ERROR' ? `device fault: ${event.error}` : event.type),
+        reason: ({ event }) => (event.type === 'ABORT' || event.type === 'SKIP' ? event.reason : event.type === 'DEVICE_ERROR' ? event.error : event.type),
       }),
       beginAttempt: assign({
         target: ({ event }) => (event.type === 'START' ? event.target : null),
@@ -318,18 +332,19 @@ export function createPipetteMachine(services: MachineServices) {
           ...context.facts,
           failureReason:
             context.facts.failureReason ??
-            (event.type === 'ABORT' || event.type === 'SKIP' ? event.reason : event.type === 'DEVICE_ERROR' ? `device-fault: ${event.error}` : 'error'),
+            (event.type === 'ABORT' || event.type === 'SKIP' || event.type === 'DEVICE_ERROR' ? (event.type === 'DEVICE_ERROR' ? event.error : event.reason) : 'error'),
           failedIn: context.facts.failedIn ?? params.state,
         }),
       }),
       failFromError: assign({
         facts: ({ context, event }, params: { state: PipetteStateName }) => ({
           ...context.facts,
-          failureReason: context.facts.failureReason ?? `device-fault: ${errorText((event as unknown as { error: unknown }).error)}`,
+          failureReason: context.facts.failureReason ?? faultReason((event as unknown as { error: unknown }).error),
           failedIn: context.facts.failedIn ?? params.state,
         }),
-        reason: ({ event }) => `device fault: ${errorText((event as unknown as { error: unknown }).error)}`,
+        reason: ({ event }) => faultReason((event as unknown as { error: unknown }).error),
       }),
+      reportFault: ({ event }) => services.reportFault((event as unknown as { error: unknown }).error),
       reachStage: assign({
         facts: ({ context }, params: { stage: FunnelStage }) => ({ ...context.facts, stage: atLeast(context.facts.stage, params.stage) }),
       }),
@@ -500,7 +515,7 @@ export function createPipetteMachine(services: MachineServices) {
               src: 'prepareCheck',
               input: ({ context }) => context.target!,
               onDone: { target: 'measuring', actions: { type: 'note', params: { reason: 'in the bath: measuring R0' } } },
-              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'pipetteCheck' } } },
+              onError: { target: '#pipette.safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'pipetteCheck' } }] },
             },
           },
           measuring: {
@@ -539,7 +554,7 @@ export function createPipetteMachine(services: MachineServices) {
           src: 'descend',
           input: ({ context }) => context.target!,
           onDone: { target: 'hunt', actions: [{ type: 'reachStage', params: { stage: 'approached' } }, { type: 'note', params: { reason: 'region reached' } }] },
-          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'descent' } } },
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'descent' } }] },
         },
         on: {
           TP: [
@@ -556,7 +571,7 @@ export function createPipetteMachine(services: MachineServices) {
           src: 'hunt',
           input: ({ context }) => context.target!,
           onDone: { target: 'retract', actions: { type: 'fail', params: { reason: 'no-cell-within-travel', state: 'hunt' } } },
-          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'hunt' } } },
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'hunt' } }] },
         },
         after: {
           huntTimeout: { target: 'retract', actions: { type: 'fail', params: { reason: 'hunt-timeout', state: 'hunt' } } },
@@ -690,7 +705,7 @@ export function createPipetteMachine(services: MachineServices) {
             invoke: {
               src: 'clearAccess',
               onDone: { target: 'qc', actions: { type: 'note', params: { reason: 'clear-access pulse given' } } },
-              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'wholeCell' } } },
+              onError: { target: '#pipette.safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'wholeCell' } }] },
             },
           },
           vrest: {
@@ -700,7 +715,7 @@ export function createPipetteMachine(services: MachineServices) {
                 { guard: 'qcPasses', target: '#pipette.record', actions: ['storeVrest', { type: 'note', params: { reason: 'whole-cell QC passed' } }] },
                 { target: '#pipette.retract', actions: ['storeVrest', 'failQc'] },
               ],
-              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'wholeCell' } } },
+              onError: { target: '#pipette.safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'wholeCell' } }] },
             },
           },
         },
@@ -719,7 +734,7 @@ export function createPipetteMachine(services: MachineServices) {
             invoke: {
               src: 'record',
               onDone: { target: '#pipette.retract', actions: ['storeRecord', { type: 'note', params: { reason: 'recording complete' } }] },
-              onError: { target: '#pipette.safe', actions: { type: 'failFromError', params: { state: 'record' } } },
+              onError: { target: '#pipette.safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'record' } }] },
             },
           },
         },
@@ -731,14 +746,14 @@ export function createPipetteMachine(services: MachineServices) {
             { guard: 'needsCleaning', target: 'clean', actions: [{ type: 'endAttempt', params: { state: 'retract' } }] },
             { target: 'idle', actions: [{ type: 'endAttempt', params: { state: 'retract' } }] },
           ],
-          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'retract' } } },
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'retract' } }] },
         },
       },
       broken: {
         invoke: {
           src: 'retract',
           onDone: { target: 'needsPipette', actions: [{ type: 'endAttempt', params: { state: 'broken' } }, { type: 'note', params: { reason: 'tip broken: fit a new pipette' } }] },
-          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'broken' } } },
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'broken' } }] },
         },
       },
       fouled: {
@@ -749,7 +764,7 @@ export function createPipetteMachine(services: MachineServices) {
             { guard: 'cleaningEnabled', target: 'clean', actions: [{ type: 'endAttempt', params: { state: 'fouled' } }] },
             { target: 'needsPipette', actions: [{ type: 'endAttempt', params: { state: 'fouled' } }, { type: 'note', params: { reason: 'tip fouled and cleaning is off' } }] },
           ],
-          onError: { target: 'safe', actions: { type: 'failFromError', params: { state: 'fouled' } } },
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'fouled' } }] },
         },
       },
       clean: {

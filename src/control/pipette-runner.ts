@@ -15,7 +15,7 @@ import { analyzeTestPulse } from '../analysis/testpulse.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
 import type { AttemptRecord, PipetteStateName, TestPulseReading } from './events.ts';
 import type { RigEventInput } from './event-sink.ts';
-import { createPipetteMachine, type MachineServices, type PipetteContext, type RecordResult, type Target } from './pipette-machine.ts';
+import { createPipetteMachine, faultReason, type MachineServices, type PipetteContext, type RecordResult, type Target } from './pipette-machine.ts';
 import { isAbort, type PipetteOps } from './pipette-ops.ts';
 import { alongAxis, alongAxisToZ, descentLegs, goToStart, pastTarget, retractLegs, startPointFor, wellLegs, leaveWellLegs } from './paths.ts';
 import { distance, type Vec3 } from '../geometry.ts';
@@ -113,7 +113,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       if (isAbort(e)) return;
       const message = e instanceof Error ? e.message : String(e);
       emit({ type: 'fault', pipetteId, device: label, kind: (e as { kind?: string }).kind ?? 'error', message });
-      actor.send({ type: 'DEVICE_ERROR', error: `${label}: ${message}` });
+      actor.send({ type: 'DEVICE_ERROR', error: faultReason(e) });
     });
   };
 
@@ -161,9 +161,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
         await ops.follow([{ to: end, speed: h.speed_um_per_s, label: 'continuous hunt' }], { gated: true, signal });
         return;
       }
-      for (;;) {
-        const pos = await here();
-        const next = alongAxis(pos, geometry.axis, h.step_um);
+      // Targets are cumulative from where the hunt began, not from the reported position:
+      // a device that ignores moves below its minimum (MPC-325: 1 µm per axis) still
+      // advances once the steps add up, instead of being asked for the same tiny step forever.
+      for (let k = 1; ; k++) {
+        const next = alongAxis(origin, geometry.axis, k * h.step_um);
         if (travelled(next) > h.max_travel_um + 1e-6) return;
         await ops.follow([{ to: next, speed: h.speed_um_per_s, label: 'hunt step' }], { gated: true, signal });
         await sleep(clock, h.step_dwell_ms, signal);
@@ -253,6 +255,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       }
     },
     safeState: (why) => ops.safeState(why),
+    reportFault(e) {
+      if (isAbort(e)) return;
+      const d = e as { kind?: string; device?: string };
+      emit({ type: 'fault', pipetteId, device: d.device ?? 'controller', kind: d.kind ?? 'error', message: e instanceof Error ? e.message : String(e) });
+    },
     waitForBreakInPartners: (signal) => coordination.waitForBreakInPartners(pipetteId, signal),
     sealing: (on) => coordination.sealing(pipetteId, on),
     requestTarget() {

@@ -124,6 +124,7 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
       log('clean');
       await Promise.race([sleep(clock, 30_000), waitAbort(signal)]);
     },
+    reportFault: (e) => log('reportFault', e instanceof Error ? e.message : String(e)),
     safeState: async (reason) => {
       log('safeState', reason);
       return { complete: true, errors: [] };

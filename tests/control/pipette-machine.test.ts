@@ -352,7 +352,8 @@ describe('pipette machine: aborts, faults, skip', () => {
     await h.stream(h.preset.whole_cell.qc_s * 1000 + 200, 100, () => ({ r: 200, cm: 60, ra: 30, rm: 180, fitQuality: 0.95, ihold: -60 }));
     await h.run(h.preset.record.rest_s * 1000 + 6000);
     expect(h.state()).toBe('safe');
-    expect(h.ended[0].context.facts.failureReason).toMatch(/device-fault: amplifier vanished/);
+    expect(h.ended[0].context.facts.failureReason).toBe('fault: amplifier vanished');
+    expect(h.called('reportFault').map((c) => c.args[0])).toEqual(['amplifier vanished']);
     h.actor.send({ type: 'RETRY' });
     await h.run(10);
     expect(h.state()).toBe('pipetteCheck');
@@ -403,5 +404,16 @@ describe('pipette machine: finishing', () => {
     // needsPipette is passed straight through; the attempt still records the broken tip
     expect(h.states.map((s) => s.state)).toEqual(['idle', 'pipetteCheck', 'broken', 'done']);
     expect(h.ended[0].context.facts.failureReason).toBe('pipette-resistance-too-low');
+  });
+});
+
+describe('failure reasons', () => {
+  it('name a device fault by kind, command and device, without the bytes', async () => {
+    const { faultReason } = await import('../../src/control/pipette-machine.ts');
+    const { DeviceError } = await import('../../drivers/errors.ts');
+    const e = new DeviceError('timeout', 'amp-bridge @ sim:amp-1', 'mode (set clamp mode)', 'incomplete reply after 500 ms', Buffer.from([0xa5, 0x5a, 1, 2]));
+    expect(e.message).toContain('a5 5a');
+    expect(faultReason(e)).toBe('device-timeout: mode (set clamp mode) on amp-bridge @ sim:amp-1');
+    expect(faultReason(new Error('x'.repeat(400)))).toHaveLength(7 + 158);
   });
 });

@@ -16,7 +16,14 @@ interface Outcome {
   starters: Set<string>;
 }
 
-async function session(options: { seed: number; preset: string; pipettes: number; durationMin?: number; maxAttempts?: number }): Promise<Outcome> {
+async function session(options: {
+  seed: number;
+  preset: string;
+  pipettes: number;
+  durationMin?: number;
+  maxAttempts?: number;
+  manipulators?: Array<'sutter-mp285' | 'sutter-mpc325' | 'scientifica' | 'luigs-neumann-sm10'>;
+}): Promise<Outcome> {
   const clock = createVirtualClock();
   const lab = await createSimulatedLab({ clock, ...options });
   const records: AttemptRecord[] = [];
@@ -74,5 +81,24 @@ describe('sessions in virtual time', () => {
     o.lab.sim.world.advanceTo(o.lab.clock.now());
     expect(o.lab.sim.world.eventCounts()['collision'] ?? 0).toBe(0);
     for (const r of o.lab.host.current!.runners) expect(r.state).toBe('done');
+  }, 300_000);
+
+  it('every manipulator kind advances through a 1 µm stepwise hunt (sub-µm axis moves add up)', async () => {
+    for (const kind of ['sutter-mp285', 'sutter-mpc325', 'scientifica', 'luigs-neumann-sm10'] as const) {
+      const clock = createVirtualClock();
+      const lab = await createSimulatedLab({ clock, seed: 1, pipettes: 1, preset: 'culture', durationMin: 2, manipulators: [kind] });
+      const hunting: Array<[number, number, number]> = [];
+      let inHunt = false;
+      lab.sink.subscribe((e) => {
+        if (e.type === 'pipette.state') inHunt = e.to === 'hunt';
+        if (e.type === 'pipette.position' && inHunt) hunting.push([...e.world] as [number, number, number]);
+      });
+      const supervisor = await lab.startSession();
+      await clock.runUntilSettled(supervisor.done, 3_600_000);
+      expect(hunting.length, kind).toBeGreaterThan(2);
+      const [a, b] = [hunting[0], hunting[hunting.length - 1]];
+      expect(Math.hypot(b[0] - a[0], b[1] - a[1], b[2] - a[2]), kind).toBeGreaterThan(1.5);
+      await lab.close();
+    }
   }, 300_000);
 });

@@ -380,6 +380,30 @@ describe('amp-bridge driver ↔ emulator bytes', () => {
     expect(waited).toBeLessThan(9_000);
   });
 
+  it("a long stimulus response on one channel does not starve the other channel's replies and test pulses", async () => {
+    const { fx, amp, errors } = await setup(2);
+    const [a, b] = amp.channels;
+    await fx.run(b.setTestPulse({ enabled: true, amplitude: 0.01, widthMs: 5, rateHz: 30, sampleRateHz: 50_000 }));
+    const tp: number[] = [];
+    b.onSweep((s) => {
+      if (s.kind === 'testpulse') tp.push(fx.clock.now());
+    });
+    // 5 s at 50 kHz: a ~1 MB response, ~0.85 s of line time at the bridge's rate
+    const run = a.runStimulus(stimulus(new Float32Array(250_000).fill(0.001), 50_000));
+    run.catch(() => {});
+    const frames = (): number => fx.binding.byteLog(fx.path).entries.filter((e) => e.dir === 'out' && e.bytes[0] === SYNC0 && e.bytes.length > 10_000).length;
+    for (let i = 0; i < 10_000 && frames() < 3; i++) await fx.clock.runFor(1);
+    expect(frames()).toBeGreaterThanOrEqual(3); // the response is on the line now
+    const asked = fx.clock.now();
+    await fx.run(b.setHolding(-0.07));
+    expect(fx.clock.now() - asked).toBeLessThan(100); // one bulk frame at most, not the whole response
+    const before = tp.length;
+    const r = await fx.run(run);
+    expect(r.response.length).toBe(250_000);
+    expect(tp.length).toBeGreaterThan(before); // channel 2's test pulses kept arriving during the transfer
+    expect(errors).toEqual([]);
+  });
+
   it('a sweep time maps the bridge clock onto the host clock', async () => {
     const { fx, amp, els } = await setup(1, { deviceClockOffsetMs: 12_345.678 });
     expect(amp.clockOffsetMs).toBeCloseTo(-12_345.678, 1);

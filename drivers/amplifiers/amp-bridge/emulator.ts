@@ -14,7 +14,10 @@
  *  - `zap` and auto `offset` block the command stream while they act;
  *  - the bridge's transmit buffer holds `txBufferMs` of line time: test-pulse
  *    sweeps that do not fit are dropped and counted (OVERRUN flag), replies and
- *    stimulus responses always wait for the line.
+ *    stimulus responses always wait for the line;
+ *  - stimulus responses are bulk data (a 5 s sweep at 50 kHz is ~1 MB): their
+ *    frames go out one at a time as the line frees, so a reply or a test pulse
+ *    for another channel waits at most one frame, never a whole response.
  * Host gone (unplug or close): streaming stops, uploads are discarded and,
  * for a USB-powered bridge (`powerCycleOnUnplug`), settings return to power-up.
  */
@@ -178,6 +181,9 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
   let generation = 0;
   let lineFreeAt = 0;
   let blocked = false;
+  /** bulk frames waiting for the line, and the timer that sends the next one */
+  let bulk: Buffer[] = [];
+  let bulkTimer: TimerHandle | undefined;
 
   const deviceUs = (t: number): number => (t + deviceOffsetMs) * 1000;
 
@@ -193,6 +199,26 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
       io.send(b);
     }
     return true;
+  };
+
+  /** Send the next bulk frame once the line is free; interleaved bytes simply push it back. */
+  const pumpBulk = (): void => {
+    bulkTimer = undefined;
+    if (!io || bulk.length === 0) return;
+    const now = clock.now();
+    if (lineFreeAt > now) {
+      bulkTimer = clock.setTimeout(pumpBulk, lineFreeAt - now);
+      return;
+    }
+    const b = bulk.shift()!;
+    lineFreeAt = now + b.length * msPerByte;
+    io.send(b);
+    if (bulk.length > 0) bulkTimer = clock.setTimeout(pumpBulk, b.length * msPerByte);
+  };
+
+  const transmitBulk = (frames: Buffer[]): void => {
+    bulk.push(...frames);
+    if (bulkTimer === undefined) pumpBulk();
   };
 
   const line = (r: Reply): Buffer => Buffer.from(r.ok ? ['1', ...r.fields].join(',') + '\n' : `0,${r.code},${r.text}\n`, 'ascii');
@@ -535,7 +561,7 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
         samples: response,
       };
       c.activity = 'idle';
-      transmit(maybeCorrupt('stimulus', responseFrames(c, 0)), false);
+      transmitBulk(maybeCorrupt('stimulus', responseFrames(c, 0)));
       restartTp(c);
     }, start + durationMs - now);
     return ok(String(seq), String(u.samples.length));
@@ -545,7 +571,7 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     const seq = parseNumber(s);
     if (!c.last || seq !== c.last.header.seq) return fail(ERR.noStimulus, `response ${s} is no longer held on channel ${c.index}`);
     const frames = responseFrames(c, FLAG.resent);
-    reply(ok(String(seq), String(c.last.samples.length)), () => transmit(frames, false));
+    reply(ok(String(seq), String(c.last.samples.length)), () => transmitBulk(frames));
     return null;
   };
 
@@ -638,6 +664,9 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     generation++;
     io = undefined;
     blocked = false;
+    bulk = [];
+    clock.clearTimeout(bulkTimer);
+    bulkTimer = undefined;
     splitter.clear();
     for (const c of channels) {
       cancelTp(c);
@@ -683,6 +712,9 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
       io = next;
       generation++;
       lineFreeAt = clock.now();
+      bulk = [];
+      clock.clearTimeout(bulkTimer);
+      bulkTimer = undefined;
       splitter.clear();
     },
     disconnect() {

@@ -3,7 +3,9 @@
  * the serial line; a part that does not continue the sweep being assembled
  * (another sequence number, or a gap left by a frame dropped for a bad CRC)
  * means that sweep lost a part. It is reported and abandoned, never
- * delivered with a hole in it.
+ * delivered with a hole in it. Each channel has one stream per frame type:
+ * the bridge interleaves test-pulse frames with the frames of a long
+ * stimulus response, so those two must not be mistaken for one another.
  */
 import type { ClampMode } from '../../types.ts';
 import type { Frame } from './frame.ts';
@@ -46,13 +48,15 @@ interface InProgress {
 }
 
 export function createAssembler(handlers: AssemblerHandlers): Assembler {
-  const current = new Map<number, InProgress>();
+  const current = new Map<string, InProgress>();
+  const stream = (f: Frame): string => `${f.channel}:${f.type}`;
 
   return {
     push(f) {
-      let cur = current.get(f.channel);
+      const key = stream(f);
+      let cur = current.get(key);
       if (cur && (cur.sweep.seq !== f.seq || cur.received !== f.offset)) {
-        current.delete(f.channel);
+        current.delete(key);
         handlers.lost(
           f.channel,
           cur.sweep.seq,
@@ -90,9 +94,9 @@ export function createAssembler(handlers: AssemblerHandlers): Assembler {
       cur.received += f.samples.length;
       cur.sweep.flags |= f.flags;
       if (cur.received >= cur.sweep.samples.length) {
-        current.delete(f.channel);
+        current.delete(key);
         handlers.complete(cur.sweep);
-      } else current.set(f.channel, cur);
+      } else current.set(key, cur);
     },
     clear() {
       current.clear();
