@@ -265,8 +265,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     requestTarget() {
       if (shuttingDown) return;
       void coordination.nextTarget(pipetteId).then(
-        (target) => actor.send(target ? { type: 'START', target } : { type: 'FINISH' }),
-        () => actor.send({ type: 'FINISH' }),
+        (target) => deliver(target ? { type: 'START', target } : { type: 'FINISH' }),
+        () => deliver({ type: 'FINISH' }),
       );
     },
     attemptEnded(context, finalState) {
@@ -319,6 +319,12 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
 
   const machine = createPipetteMachine(services);
   const actor = createActor(machine, { input: { pipetteId, preset }, clock });
+  // Late answers (a target found after the session ended, a FINISH to a pipette
+  // already done) are expected; xstate would warn about each, so drop them here.
+  type MachineEvent = Parameters<typeof actor.send>[0];
+  function deliver(event: MachineEvent): void {
+    if (actor.getSnapshot().status === 'active') actor.send(event);
+  }
 
   actor.subscribe({
     next(snapshot) {
@@ -425,7 +431,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       actor.start();
     },
     send(event) {
-      actor.send(event);
+      deliver(event);
     },
     async shutdown(why, { retract = true } = {}) {
       if (shuttingDown) return;

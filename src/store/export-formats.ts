@@ -1,7 +1,7 @@
 /**
  * Export formats for one session, by name. csv and json are built in; other
- * formats plug in with `registerExportFormat` (the NWB writer registers
- * 'nwb' this way — until it does, `export --format nwb` says it is missing).
+ * formats plug in with `registerExportFormat` (src/export/nwb/format.ts
+ * provides 'nwb'; the export command registers it).
  *
  * Both built-in formats write a folder:
  *   session.{csv,json}      the session, its writer counters
@@ -47,11 +47,6 @@ export function getExportFormat(name: string): ExportFormat | undefined {
 export function exportFormatNames(): string[] {
   return [...formats.keys()].sort();
 }
-
-/** Formats other parts of autopatch provide; named so the CLI can say what is missing from a build. */
-export const PLANNED_FORMATS: Record<string, string> = {
-  nwb: 'NWB 2.x (Neurodata Without Borders); src/export/nwb/format.ts registers it',
-};
 
 /** Shortest decimal text that reads back as the same float32. */
 export function float32Text(x: number): string {

@@ -154,26 +154,24 @@ describe('export command', () => {
     expect(sweep.stimulus.map((v: number) => Math.fround(v))).toEqual(Array.from(stimulus));
   });
 
-  it('has a registry: nwb is named but missing until registered, and a registered format is used', async () => {
-    let r = await run(exportCommand, ['--session', 'A', '--format', 'nwb', '--db', dbPath, '--out', tmp.file('x')]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/"nwb" is not available in this build.*registerExportFormat/);
-    r = await run(exportCommand, ['--session', 'A', '--format', 'parquet', '--db', dbPath]);
+  it('has a registry: unknown formats are refused with the list, nwb is built in, a registered format is used', async () => {
+    let r = await run(exportCommand, ['--session', 'A', '--format', 'parquet', '--db', dbPath]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown format "parquet" \(available: csv, json\)/);
+    expect(r.err).toMatch(/unknown format "parquet" \(available: csv, json, nwb\)/);
     const seen: string[] = [];
     registerExportFormat({
-      name: 'nwb',
+      name: 'parquet',
       description: 'test stand-in',
       run: async ({ sessionId, outDir }) => {
         seen.push(`${sessionId}@${outDir}`);
-        return [join(outDir, 'session.nwb')];
+        return [join(outDir, 'session.parquet')];
       },
     });
-    const out = tmp.file('nwb-out');
-    r = await run(exportCommand, ['--session', 'A', '--format', 'nwb', '--db', dbPath, '--out', out]);
+    const out = tmp.file('parquet-out');
+    r = await run(exportCommand, ['--session', 'A', '--format', 'parquet', '--db', dbPath, '--out', out]);
     expect(r.code).toBe(0);
     expect(seen).toEqual([`A@${out}`]);
+    expect(r.out).toContain(join(out, 'session.parquet'));
   });
 
   it('refuses a missing session or missing options', async () => {

@@ -3,17 +3,16 @@
  * Writes a session's attempts, transitions, faults and sweeps (samples
  * included) to a folder; prints the files written. Formats come from the
  * registry in src/store/export-formats.ts ('nwb' plugs in there).
- * Exit 0 on success, 1 when the store, session or format is unavailable, 2 on misuse.
+ * Exit 0 on success, 1 when the store or session is unavailable, 2 on misuse (unknown format included).
  */
 import { join, resolve } from 'node:path';
 import type { CliCommand } from '../io.ts';
 import { parseOptions, UsageError } from '../options.ts';
 import { StoreError } from '../../store/errors.ts';
-import { exportFormatNames, getExportFormat, PLANNED_FORMATS } from '../../store/export-formats.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath, defaultExportDir } from '../../store/paths.ts';
 import { getSession } from '../../store/queries.ts';
-import { registerExportFormat } from '../../store/export-formats.ts';
+import { exportFormatNames, getExportFormat, registerExportFormat } from '../../store/export-formats.ts';
 import { nwbExportFormat } from '../../export/nwb/format.ts';
 
 registerExportFormat(nwbExportFormat);
@@ -56,13 +55,8 @@ export const exportCommand: CliCommand = async (argv, io) => {
 
   const format = getExportFormat(formatName);
   if (!format) {
-    const planned = PLANNED_FORMATS[formatName];
-    io.stderr(
-      planned
-        ? `export: format "${formatName}" is not available in this build: ${planned}\n`
-        : `export: unknown format "${formatName}" (available: ${exportFormatNames().join(', ')})\n`,
-    );
-    return planned ? 1 : 2;
+    io.stderr(`export: unknown format "${formatName}" (available: ${exportFormatNames().join(', ')})\n`);
+    return 2;
   }
 
   let db;
