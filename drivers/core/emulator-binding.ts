@@ -51,7 +51,15 @@ export interface EmulatorBinding extends BindingInterface {
   setMuted(path: string, muted: boolean): void;
   paths(): string[];
   device(path: string): EmulatedDevice;
+  /**
+   * Observe every host write the moment the host hands it to the port (before
+   * line time): the instant a command leaves the controller. For benchmarks
+   * and tests; returns the unsubscribe function.
+   */
+  onHostWrite(listener: HostWriteListener): () => void;
 }
+
+export type HostWriteListener = (path: string, bytes: Buffer) => void;
 
 interface Slot {
   path: string;
@@ -98,6 +106,7 @@ class EmulatedPort implements BindingPortInterface {
     private readonly slot: Slot,
     private readonly clock: Clock,
     options: OpenOptions,
+    private readonly writeTaps: ReadonlySet<HostWriteListener>,
   ) {
     this.openOptions = {
       dataBits: 8,
@@ -169,6 +178,7 @@ class EmulatedPort implements BindingPortInterface {
     if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
     if (!this.slot.plugged) return Promise.reject(bindingError(`EIO: ${this.slot.path} is unplugged`));
     if (buffer.length === 0) return Promise.resolve();
+    for (const tap of this.writeTaps) tap(this.slot.path, buffer);
     const gen = this.generation;
     const now = this.clock.now();
     const arrival = Math.max(now, this.toDeviceFreeAt) + buffer.length * this.msPerByte;
@@ -223,6 +233,7 @@ class EmulatedPort implements BindingPortInterface {
 
 export function createEmulatorBinding(clock: Clock): EmulatorBinding {
   const slots = new Map<string, Slot>();
+  const writeTaps = new Set<HostWriteListener>();
   const slotOf = (path: string): Slot => {
     const slot = slots.get(path);
     if (!slot) throw new Error(`no emulated device at ${path}`);
@@ -258,6 +269,10 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
     },
     paths: () => [...slots.keys()],
     device: (path) => slotOf(path).device,
+    onHostWrite(listener) {
+      writeTaps.add(listener);
+      return () => writeTaps.delete(listener);
+    },
 
     async list(): Promise<PortInfo[]> {
       return [...slots.values()]
@@ -278,7 +293,7 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
       if (!slot) throw bindingError(`Error: No such file or directory, cannot open ${options.path}`);
       if (!slot.plugged) throw bindingError(`Error: No such file or directory, cannot open ${options.path} (unplugged)`);
       if (slot.port) throw bindingError(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
-      const port = new EmulatedPort(slot, clock, options);
+      const port = new EmulatedPort(slot, clock, options, writeTaps);
       slot.port = port;
       slot.device.connect({ clock, send: (bytes) => port.fromDevice(bytes) });
       return port;
