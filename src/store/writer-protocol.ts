@@ -9,6 +9,12 @@ export interface WorkerConfig {
   synchronous: 'NORMAL' | 'FULL';
   /** run a PASSIVE checkpoint once this many bytes were committed since the last one */
   checkpointBytes: number;
+  /**
+   * …or once this many transactions were committed: small commits write whole
+   * pages each (indexes, counters), so the WAL grows far faster than the bytes
+   * of events suggest, and would grow without bound in a slow session.
+   */
+  checkpointCommits: number;
   /** largest transaction, in bytes of events, before the worker commits and goes on */
   maxTransactionBytes: number;
   readings: ReadingDecimation;

@@ -6,8 +6,9 @@
  * Batching: messages are only queued on arrival; a drain runs on the next
  * turn (setImmediate — a yield, not a timer) and commits everything that
  * arrived meanwhile in one transaction (bounded by maxTransactionBytes).
- * Checkpoints are PASSIVE (never wait for readers) and frequent, so each is
- * small; WAL autocheckpoint is off for this connection.
+ * Checkpoints are PASSIVE (never wait for readers) and frequent — by bytes
+ * committed or by number of transactions, whichever comes first — so each is
+ * small and the WAL stays bounded; WAL autocheckpoint is off for this connection.
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -59,6 +60,7 @@ function start(): void {
   const queue: Batch[] = [];
   let scheduled = false;
   let sinceCheckpoint = 0;
+  let commitsSinceCheckpoint = 0;
 
   /** point sweeps whose samples came through the ring at views of it (valid until this batch is acknowledged) */
   const attachRingSamples = (b: Batch): void => {
@@ -76,6 +78,7 @@ function start(): void {
   const checkpoint = (mode: 'PASSIVE' | 'TRUNCATE'): void => {
     db.pragma(`wal_checkpoint(${mode})`);
     sinceCheckpoint = 0;
+    commitsSinceCheckpoint = 0;
   };
 
   /** commit what is queued, in transactions of at most maxTransactionBytes */
@@ -101,8 +104,9 @@ function start(): void {
       try {
         const result = ingest.applyBatch(events, counters);
         sinceCheckpoint += result.sampleBytes + 256 * events.length;
+        commitsSinceCheckpoint++;
         let checkpointed = false;
-        if (sinceCheckpoint >= config.checkpointBytes) {
+        if (sinceCheckpoint >= config.checkpointBytes || commitsSinceCheckpoint >= config.checkpointCommits) {
           checkpoint('PASSIVE');
           checkpointed = true;
         }

@@ -60,6 +60,8 @@ export interface StoreWriterOptions {
   postBytes?: number;
   synchronous?: 'NORMAL' | 'FULL';
   checkpointBytes?: number;
+  /** checkpoint after this many transactions at the latest (default 32) */
+  checkpointCommits?: number;
   maxTransactionBytes?: number;
   readings?: ReadingDecimation;
   positions?: PositionDecimation;
@@ -148,6 +150,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
     path: options.path ?? defaultDbPath(),
     synchronous: options.synchronous ?? 'NORMAL',
     checkpointBytes: options.checkpointBytes ?? 4 * 1024 * 1024,
+    checkpointCommits: options.checkpointCommits ?? 32,
     maxTransactionBytes: options.maxTransactionBytes ?? 16 * 1024 * 1024,
     readings: options.readings ?? DEFAULT_READING_DECIMATION,
     positions: options.positions ?? DEFAULT_POSITION_DECIMATION,

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { AttemptRecord, RigEvent } from '../../src/control/events.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
@@ -130,6 +130,36 @@ describe('store writer', () => {
     expect(count(reader, 'sweeps', 'F')).toBe(60);
     reader.close();
     await writer.close();
+  });
+
+  it('keeps the WAL bounded when a slow session commits many small transactions', async () => {
+    // Each small commit rewrites whole pages (rows, indexes, counters); checkpointing by bytes of events alone let the WAL grow without bound.
+    const walAfter = async (checkpointCommits: number): Promise<{ wal: number; checkpoints: number; rows: number }> => {
+      const path = fresh();
+      const writer = createStoreWriter({ path, checkpointCommits });
+      writer.write(sessionStarted('W'));
+      for (let i = 0; i < 400; i++) {
+        writer.write(tpEvent('p1', i * 33, 6e6 + i));
+        writer.write(ev('pipette.state', i * 33 + 1, { pipetteId: 'p1', attemptId: null, from: 'hunt', to: 'hunt', reason: `step ${i}` }));
+        await writer.flush(); // one transaction per turn, as in a real-time session
+      }
+      const wal = statSync(`${path}-wal`).size;
+      const checkpoints = writer.stats().checkpoints;
+      const reader = openDatabase(path);
+      const rows = count(reader, 'state_transitions', 'W');
+      reader.close();
+      await writer.close();
+      return { wal, checkpoints, rows };
+    };
+    const bounded = await walAfter(32);
+    const unbounded = await walAfter(1_000_000);
+    expect(bounded.rows).toBe(400);
+    expect(unbounded.rows).toBe(400);
+    expect(unbounded.checkpoints).toBe(0);
+    expect(bounded.checkpoints).toBeGreaterThanOrEqual(Math.floor(400 / 32));
+    expect(unbounded.wal).toBeGreaterThan(4 * bounded.wal);
+    // 32 small transactions of 16 KiB pages: a few MB at most, the same order as the bytes threshold
+    expect(bounded.wal).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('close marks a session left running as interrupted; later writes are counted as lost and reported', async () => {
