@@ -328,12 +328,13 @@ export function createPipetteMachine(services: MachineServices) {
         reason: (_, params: { reason: string; state: PipetteStateName }) => params.reason,
       }),
       failFromEvent: assign({
-        facts: ({ context, event }, params: { state: PipetteStateName }) => ({
+        // Without a state, the failure is placed in the state the pipette was in (an abort or fault from anywhere).
+        facts: ({ context, event, self }, params: { state?: PipetteStateName }) => ({
           ...context.facts,
           failureReason:
             context.facts.failureReason ??
             (event.type === 'ABORT' || event.type === 'SKIP' || event.type === 'DEVICE_ERROR' ? (event.type === 'DEVICE_ERROR' ? event.error : event.reason) : 'error'),
-          failedIn: context.facts.failedIn ?? params.state,
+          failedIn: context.facts.failedIn ?? params.state ?? topStateOf(self.getSnapshot().value),
         }),
       }),
       failFromError: assign({
@@ -493,8 +494,8 @@ export function createPipetteMachine(services: MachineServices) {
     initial: 'idle',
     on: {
       // One safe-state path for every abort and every device fault, from any state.
-      ABORT: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'idle' } }] },
-      DEVICE_ERROR: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'idle' } }] },
+      ABORT: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: {} }] },
+      DEVICE_ERROR: { target: '.safe', actions: ['noteEvent', { type: 'failFromEvent', params: {} }] },
       FINISH: { actions: 'finish' },
     },
     states: {
@@ -811,6 +812,11 @@ export function createPipetteMachine(services: MachineServices) {
       done: { type: 'final' },
     },
   });
+}
+
+/** The top-level state of a snapshot value ('seal' for { seal: 'suction' }). */
+function topStateOf(value: unknown): PipetteStateName {
+  return (typeof value === 'string' ? value : Object.keys(value as object)[0]) as PipetteStateName;
 }
 
 /** First whole-cell QC criterion that fails (given the measured resting potential, V), or null. */

@@ -339,6 +339,7 @@ describe('pipette machine: aborts, faults, skip', () => {
       expect(h.called('safeState').map((c) => c.args[0])).toEqual(['operator abort']);
       expect(h.ended[0].state).toBe('safe');
       expect(h.ended[0].context.facts.failureReason).toBe('operator abort');
+      expect(h.ended[0].context.facts.failedIn).toBe(stage); // the stage it was in, for the failure report
       // a second abort while securing does not restart the safe path
       h.actor.send({ type: 'ABORT', reason: 'again' });
       await h.run(10);

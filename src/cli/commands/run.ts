@@ -130,87 +130,117 @@ export const runCommand: CliCommand = async (argv, io) => {
   }
 };
 
+class StartupError extends Error {}
+
 async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
   const clock: Clock = opts.virtual ? createVirtualClock({ startEpochMs: Date.now() }) : opts.speed === 1 ? createRealClock() : createScaledClock(opts.speed);
-  const writer: StoreWriter = await openStoreWriter({
-    path: opts.db,
-    onBackpressure: (b) => io.stderr(`store: ${b.kind} (${JSON.stringify(b)})\n`),
-    onError: (e) => io.stderr(`store: ${e.message}\n`),
-  });
-  const lab: SimulatedLab = await createSimulatedLab({
-    clock,
-    seed: opts.seed,
-    pipettes: opts.pipettes,
-    preset: opts.preset,
-    operator: opts.operator,
-    durationMin: opts.durationMin,
-    maxAttempts: opts.attempts,
-  });
-  lab.sink.subscribe((e: RigEvent) => writer.write(e));
-  if (!opts.quiet) {
-    lab.sink.subscribe((e: RigEvent) => {
-      if (e.type === 'fault') io.stderr(`fault: ${e.pipetteId ?? 'rig'} ${e.device}: ${e.message}\n`);
-      if (e.type === 'estop') io.stdout(`EMERGENCY STOP by ${e.by}\n`);
-    });
-  }
-
-  io.stdout(`autopatch: ${lab.sim.config.name}; preset ${opts.preset}; ${opts.virtual ? 'virtual time' : opts.speed === 1 ? 'real time' : `${opts.speed}× real time`}\n`);
-  io.stdout(`database: ${opts.db}\n`);
-
-  let server: { close(): Promise<void> } | null = null;
-  if (opts.dashboard) {
-    const { createServer, dashboardUrl } = await import('../../server/index.ts');
-    const token = randomBytes(12).toString('hex');
-    const readDb = openDatabase(opts.db, { recover: false });
-    const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
-    const url = await app.autopatch.listen();
-    server = { close: async () => { await app.close(); readDb.close(); } };
-    io.stdout(`dashboard: ${dashboardUrl(url, token)}\n`);
-    io.stdout(`control token: ${token} (needed for commands; viewing is open on this machine)\n`);
-  }
-
-  const supervisor = await lab.startSession();
-  const stopProgress = opts.quiet ? () => {} : every(clock, opts.virtual ? 60_000 : 10_000, () => io.stdout(formatProgress(lab.host.snapshot()) + '\n'));
-
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) {
-      io.stderr('second Ctrl-C: emergency stop\n');
-      void lab.host.emergencyStop('operator (Ctrl-C twice)');
-      return;
+  // Everything opened is closed on every way out (a failed start included), newest first.
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        io.stderr(`autopatch run: while shutting down: ${(e as Error).message}\n`);
+      }
     }
-    interrupted = true;
-    io.stderr('\nCtrl-C: aborting the session (pipettes retract to safety; Ctrl-C again for an emergency stop)\n');
-    void lab.host.abort('operator (Ctrl-C)');
   };
-  process.on('SIGINT', onSigint);
-
-  const summary: SessionSummary =
-    clock.kind === 'virtual' ? await (clock as VirtualClock).runUntilSettled(supervisor.done, 48 * 3_600_000) : await supervisor.done;
-  stopProgress();
-  await writer.flush();
-  io.stdout(`\nsession ${summary.sessionId} ended (${summary.reason}) after ${(summary.durationS / 60).toFixed(1)} min of rig time\n`);
-  printSummary(opts.db, summary.sessionId, io);
-
-  if (!opts.exitWhenDone && server && !interrupted) {
-    io.stdout('the dashboard stays up for review and new sessions; Ctrl-C to quit\n');
-    await new Promise<void>((resolve) => {
-      process.off('SIGINT', onSigint);
-      process.once('SIGINT', () => resolve());
-    });
-  }
-  process.off('SIGINT', onSigint);
-  await server?.close();
-  await lab.close();
-  await writer.close();
-  return 0;
-}
-
-function printSummary(dbPath: string, sessionId: string, io: CliIO): void {
-  const db = openDatabase(dbPath, { recover: false });
   try {
-    io.stdout(formatReport(buildReport(db, [sessionId]), 'table'));
+    const writer: StoreWriter = await openStoreWriter({
+      path: opts.db,
+      onBackpressure: (b) => io.stderr(`store: ${b.kind} (${JSON.stringify(b)})\n`),
+      onError: (e) => io.stderr(`store: ${e.message}\n`),
+    });
+    closers.push(() => writer.close());
+    // One read connection for the whole run (dashboard archive and the final summary).
+    const readDb = openDatabase(opts.db, { recover: false });
+    closers.push(() => void readDb.close());
+    const lab: SimulatedLab = await createSimulatedLab({
+      clock,
+      seed: opts.seed,
+      pipettes: opts.pipettes,
+      preset: opts.preset,
+      operator: opts.operator,
+      durationMin: opts.durationMin,
+      maxAttempts: opts.attempts,
+    });
+    closers.push(() => lab.close());
+    lab.sink.subscribe((e: RigEvent) => writer.write(e));
+    if (!opts.quiet) {
+      lab.sink.subscribe((e: RigEvent) => {
+        if (e.type === 'fault') io.stderr(`fault: ${e.pipetteId ?? 'rig'} ${e.device}: ${e.message}\n`);
+        if (e.type === 'estop') io.stdout(`EMERGENCY STOP by ${e.by}\n`);
+      });
+    }
+
+    io.stdout(`autopatch: ${lab.sim.config.name}; preset ${opts.preset}; ${opts.virtual ? 'virtual time' : opts.speed === 1 ? 'real time' : `${opts.speed}× real time`}\n`);
+    io.stdout(`database: ${opts.db}\n`);
+
+    let dashboard = false;
+    if (opts.dashboard) {
+      const { createServer, dashboardUrl } = await import('../../server/index.ts');
+      const token = randomBytes(12).toString('hex');
+      const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
+      closers.push(() => app.close());
+      let url: string;
+      try {
+        url = await app.autopatch.listen();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new StartupError(`port ${opts.port} on 127.0.0.1 is already in use (another autopatch running?): choose another with --port N, or --port 0 for any free port`);
+        }
+        throw e;
+      }
+      dashboard = true;
+      io.stdout(`dashboard: ${dashboardUrl(url, token)}\n`);
+      io.stdout(`control token: ${token} (needed for commands; viewing is open on this machine)\n`);
+    }
+
+    const supervisor = await lab.startSession();
+    const stopProgress = opts.quiet ? () => {} : every(clock, opts.virtual ? 60_000 : 10_000, () => io.stdout(formatProgress(lab.host.snapshot()) + '\n'));
+    closers.push(stopProgress);
+
+    let interrupted = false;
+    const onSigint = (): void => {
+      if (interrupted) {
+        io.stderr('second Ctrl-C: emergency stop\n');
+        void lab.host.emergencyStop('operator (Ctrl-C twice)');
+        return;
+      }
+      interrupted = true;
+      io.stderr('\nCtrl-C: aborting the session (pipettes retract to safety; Ctrl-C again for an emergency stop)\n');
+      void lab.host.abort('operator (Ctrl-C)');
+    };
+    process.on('SIGINT', onSigint);
+    closers.push(() => void process.off('SIGINT', onSigint));
+
+    const summary: SessionSummary =
+      clock.kind === 'virtual' ? await (clock as VirtualClock).runUntilSettled(supervisor.done, 48 * 3_600_000) : await supervisor.done;
+    stopProgress();
+    await writer.flush();
+    io.stdout(`\nsession ${summary.sessionId} ended (${summary.reason}) after ${(summary.durationS / 60).toFixed(1)} min of rig time\n`);
+    try {
+      io.stdout(formatReport(buildReport(readDb, [summary.sessionId]), 'table'));
+    } catch (e) {
+      // the data is stored; only the printout failed
+      io.stderr(`autopatch run: could not print the summary (${(e as Error).message}); see \`autopatch report --session ${summary.sessionId}\`\n`);
+    }
+
+    if (!opts.exitWhenDone && dashboard && !interrupted) {
+      io.stdout('the dashboard stays up for review and new sessions; Ctrl-C to quit\n');
+      await new Promise<void>((resolve) => {
+        process.off('SIGINT', onSigint);
+        process.once('SIGINT', () => resolve());
+      });
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof StartupError) {
+      io.stderr(`autopatch run: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
   } finally {
-    db.close();
+    await closeAll();
   }
 }

@@ -1,0 +1,76 @@
+/**
+ * `autopatch run` as a command: a virtual-time session end to end with its
+ * summary and stored records, refusals of bad options and presets, and a
+ * dashboard port already taken giving a clear error with everything closed.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../src/cli/commands/run.ts';
+import { openDatabase } from '../../src/store/migrations.ts';
+import { listAttempts, listSessions } from '../../src/store/queries.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ap-run-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCommand(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  return { code, out, err };
+}
+
+describe('autopatch run', () => {
+  it('runs a virtual-time session to its attempt limit, prints the summary and stores every attempt', async () => {
+    const db = join(dir, 'virtual.sqlite');
+    const r = await run(['--virtual', '--seed', '3', '--pipettes', '2', '--attempts', '4', '--preset', 'culture', '--db', db]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/simulated culture rig \(2 pipettes, seed 3\); preset culture; virtual time/);
+    expect(r.out).toMatch(/session \S+ ended \(completed\)/);
+    expect(r.out).toMatch(/Funnel \(4 ended attempts/);
+    const store = openDatabase(db);
+    const sessions = listSessions(store);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]).toMatchObject({ status: 'completed', preset: 'culture', seed: 3 });
+    const attempts = listAttempts(store, [sessions[0].id]);
+    expect(attempts).toHaveLength(4);
+    expect(new Set(attempts.map((a) => a.pipetteId))).toEqual(new Set(['p1', 'p2']));
+    for (const a of attempts) expect(a.outcome).not.toBeNull();
+    store.close();
+  });
+
+  it('refuses bad options with the usage and a bad preset with the file problem, starting nothing', async () => {
+    let r = await run(['--pipettes', '0']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--pipettes must be an integer from 1 to 32 \(got "0"\)/);
+    r = await run(['--virtual', '--duration', '0', '--db', join(dir, 'never.sqlite')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--virtual needs a --duration or --attempts limit/);
+    const db = join(dir, 'bad-preset.sqlite');
+    r = await run(['--virtual', '--attempts', '1', '--preset', 'no-such-preset', '--db', db]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no-such-preset/);
+  });
+
+  it('says clearly when the dashboard port is taken, and closes what it opened', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const db = join(dir, 'port.sqlite');
+    try {
+      const r = await run(['--port', String(port), '--db', db, '--quiet']);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(r.err).toContain('--port');
+      // the store was closed properly: no session was started, and the file opens cleanly
+      const store = openDatabase(db);
+      expect(listSessions(store)).toHaveLength(0);
+      store.close();
+    } finally {
+      blocker.close();
+    }
+  });
+});
