@@ -83,7 +83,7 @@ function sweep(seq: number, n: number, kind: 'testpulse' | 'stimulus', channel =
 }
 
 const sweepEvent = (pipetteId: string, s: Sweep, t: number): RigEvent => ({ type: 'sweep', t, epochMs: EPOCH + t, pipetteId, attemptId: 'a', sweep: s });
-const started = (id: string): RigEvent => ({ type: 'session.started', t: 0, epochMs: EPOCH, sessionId: id, preset: 'bench', pipettes: ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'], seed: 1, rig: 'bench', operator: 'bench', virtual: true });
+const started = (id: string): RigEvent => ({ type: 'session.started', t: 0, epochMs: EPOCH, sessionId: id, preset: 'bench', pipettes: ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'], seed: 1, rig: 'bench', operator: 'bench', virtual: true, limits: { durationMs: null, maxAttempts: null } });
 
 async function drainWhileOver(writer: StoreWriter, bytes: number): Promise<void> {
   while (writer.stats().pendingBytes > bytes) await sleep(1);

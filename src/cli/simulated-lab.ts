@@ -149,6 +149,8 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
       gigaseal: initialPreset.seal.gigaseal_MOhm * 1e6,
       breakIn: initialPreset.break_in.success_MOhm * 1e6,
     },
+    limits: { durationMs: null, maxAttempts: null },
+    attemptsStarted: 0,
   });
 
   const host = createSessionHost({

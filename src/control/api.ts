@@ -4,7 +4,7 @@
  * control core never imports the server.
  */
 import type { Vec3 } from '../../drivers/types.ts';
-import type { AttemptRecord, PipetteStateName, RigEvent, TestPulseReading } from './events.ts';
+import type { AttemptRecord, PipetteStateName, RigEvent, SessionLimits, TestPulseReading } from './events.ts';
 
 export type SessionPhase = 'idle' | 'running' | 'paused' | 'stopping' | 'ended' | 'estopped';
 
@@ -44,6 +44,10 @@ export interface SessionSnapshot {
   recentAttempts: AttemptRecord[];
   /** thresholds to draw on the resistance plot, Ω */
   thresholds: { holdingAt: number; gigaseal: number; breakIn: number };
+  /** the session's limits, for its progress (null fields: none) */
+  limits: SessionLimits;
+  /** attempts started so far (the count the attempt limit applies to) */
+  attemptsStarted: number;
 }
 
 export type PipetteCommand =

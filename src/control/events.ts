@@ -94,8 +94,15 @@ interface Base {
   epochMs: number;
 }
 
+/** When a session stops starting attempts (null: no such limit). */
+export interface SessionLimits {
+  /** rig-clock ms after the start */
+  durationMs: number | null;
+  maxAttempts: number | null;
+}
+
 export type RigEvent =
-  | (Base & { type: 'session.started'; sessionId: string; preset: string; pipettes: string[]; seed: number | null; rig: string; operator: string; virtual: boolean })
+  | (Base & { type: 'session.started'; sessionId: string; preset: string; pipettes: string[]; seed: number | null; rig: string; operator: string; virtual: boolean; limits: SessionLimits })
   | (Base & { type: 'session.paused' | 'session.resumed'; sessionId: string; by: string })
   | (Base & { type: 'session.ended'; sessionId: string; reason: 'completed' | 'aborted' | 'estop' | 'duration' | 'error'; detail?: string })
   | (Base & { type: 'estop'; by: string })

@@ -264,9 +264,18 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     sealing: (on) => coordination.sealing(pipetteId, on),
     requestTarget() {
       if (shuttingDown) return;
+      targetPending = true;
+      const settle = (event: MachineEvent): void => {
+        targetPending = false;
+        deliver(event);
+        if (finishDeferred) {
+          finishDeferred = false;
+          deliver({ type: 'FINISH' });
+        }
+      };
       void coordination.nextTarget(pipetteId).then(
-        (target) => deliver(target ? { type: 'START', target } : { type: 'FINISH' }),
-        () => deliver({ type: 'FINISH' }),
+        (target) => settle(target ? { type: 'START', target } : { type: 'FINISH' }),
+        () => settle({ type: 'FINISH' }),
       );
     },
     attemptEnded(context, finalState) {
@@ -322,6 +331,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
   // Late answers (a target found after the session ended, a FINISH to a pipette
   // already done) are expected; xstate would warn about each, so drop them here.
   type MachineEvent = Parameters<typeof actor.send>[0];
+  let targetPending = false;
+  let finishDeferred = false;
   function deliver(event: MachineEvent): void {
     if (actor.getSnapshot().status === 'active') actor.send(event);
   }
@@ -431,6 +442,12 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       actor.start();
     },
     send(event) {
+      // A FINISH must not overtake a target already handed out (the last
+      // attempts of a limit would be lost): it follows the START instead.
+      if (event.type === 'FINISH' && targetPending) {
+        finishDeferred = true;
+        return;
+      }
       deliver(event);
     },
     async shutdown(why, { retract = true } = {}) {

@@ -110,6 +110,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const done = new Promise<SessionSummary>((r) => (resolveDone = r));
 
   const emit = sink.emit;
+  const limits = { durationMs: options.durationMs ?? null, maxAttempts: options.maxAttempts ?? null };
   const coordinator = createCoordinator({
     clock,
     pipettes: rig.pipettes.map((p) => ({ id: p.id, axis: geometryFor(p.mount, rig.standoffZ, rig.travelZ).axis, shaftLengthUm: p.shaftLengthUm })),
@@ -271,6 +272,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         rig: rig.name,
         operator: options.operator,
         virtual: options.virtual,
+        limits,
       });
       watchConnections();
       if (options.durationMs != null) {
@@ -385,6 +387,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
           gigaseal: preset.seal.gigaseal_MOhm * 1e6,
           breakIn: preset.break_in.success_MOhm * 1e6,
         },
+        limits,
+        attemptsStarted: issued,
       };
     },
   };

@@ -42,6 +42,18 @@ describe('autopatch run', () => {
     store.close();
   });
 
+  it('an attempt limit below the number of pipettes still runs exactly that many attempts', async () => {
+    const db = join(dir, 'one.sqlite');
+    const r = await run(['--virtual', '--seed', '2', '--pipettes', '4', '--attempts', '1', '--preset', 'culture', '--db', db, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Funnel \(1 ended attempts?/);
+    const store = openDatabase(db);
+    const [session] = listSessions(store);
+    expect(session.status).toBe('completed');
+    expect(listAttempts(store, [session.id])).toHaveLength(1);
+    store.close();
+  });
+
   it('refuses bad options with the usage and a bad preset with the file problem, starting nothing', async () => {
     let r = await run(['--pipettes', '0']);
     expect(r.code).toBe(2);

@@ -42,6 +42,10 @@ describe('a 50-attempt four-pipette session (seed 3)', () => {
     }
     // every pipette took part
     expect(new Set(records.map((r) => r.pipetteId))).toEqual(new Set(['p1', 'p2', 'p3', 'p4']));
+    // the limit travels with the session (the dashboard's progress bar) and the snapshot counts against it
+    const startedEvent = events.find((e) => e.type === 'session.started') as Extract<RigEvent, { type: 'session.started' }>;
+    expect(startedEvent.limits).toEqual({ durationMs: null, maxAttempts: 50 });
+    expect(lab.host.snapshot()).toMatchObject({ limits: { durationMs: null, maxAttempts: 50 }, attemptsStarted: 50 });
   });
 
   it('has a realistic mix of outcomes, not a controller that always wins', () => {

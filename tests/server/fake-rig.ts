@@ -89,6 +89,8 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
     cellsPerHour: 0,
     recentAttempts: [],
     thresholds: options.thresholds ?? { holdingAt: 100e6, gigaseal: 1e9, breakIn: 500e6 },
+    limits: { durationMs: null, maxAttempts: null },
+    attemptsStarted: 0,
   };
 
   const pip = (id: string): PipetteSnapshot | undefined => state.pipettes.find((p) => p.pipetteId === id);
@@ -101,6 +103,8 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
         state.phase = 'running';
         state.preset = e.preset;
         state.startedAt = e.t;
+        state.limits = e.limits;
+        state.attemptsStarted = 0;
         state.pipettes = e.pipettes.map((id) => pipetteSnapshot(id, e.t));
         break;
       case 'session.paused':
@@ -157,7 +161,7 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
           p.attempts++;
           p.history = [];
         }
-        state.funnel.attempts++;
+        state.attemptsStarted++;
         break;
       }
       case 'attempt.ended': {
@@ -165,6 +169,7 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
         state.recentAttempts = [r, ...state.recentAttempts].slice(0, 20);
         const order = ['approached', 'detected', 'sealed', 'wholeCell', 'recorded'] as const;
         const reached = order.indexOf(r.stageReached as (typeof order)[number]);
+        state.funnel.attempts++;
         for (let i = 0; i <= reached; i++) state.funnel[order[i]]++;
         if (state.startedAt !== null && e.t > state.startedAt) {
           state.cellsPerHour = state.funnel.recorded / ((e.t - state.startedAt) / 3_600_000);
@@ -227,6 +232,7 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
           rig: 'fake',
           operator: opts.operator,
           virtual: true,
+          limits: { durationMs: opts.durationMin == null ? null : opts.durationMin * 60_000, maxAttempts: null },
         });
         return { ok: true };
       });

@@ -224,7 +224,7 @@ describe('live hub', () => {
     const s = stubSocket();
     hub.addClient(s);
     rig.state.pipettes.reverse(); // the new session lists p4 first
-    hub.push({ ...rig.stamp(), type: 'session.started', sessionId: 's1', preset: 'x', pipettes: ['p4', 'p3', 'p2', 'p1'], seed: 1, rig: 'fake', operator: 'o', virtual: true });
+    hub.push({ ...rig.stamp(), type: 'session.started', sessionId: 's1', preset: 'x', pipettes: ['p4', 'p3', 'p2', 'p1'], seed: 1, rig: 'fake', operator: 'o', virtual: true, limits: { durationMs: null, maxAttempts: null } });
     hub.push(tp(rig)); // covered by the snapshot, not sent separately
     runDeferred();
     expect(texts(s).map((m) => m.type)).toEqual(['snapshot', 'event', 'snapshot']);

@@ -19,7 +19,7 @@ interface PipetteView {
   trace: { seq: number } | null;
 }
 interface Model {
-  session: { phase: string; funnel: Record<string, number>; sessionId: string | null };
+  session: { phase: string; funnel: Record<string, number>; sessionId: string | null; attemptsStarted: number; limits: unknown };
   pipettes: PipetteView[];
   byId: Map<string, PipetteView>;
   log: Array<{ text: string; level: string }>;
@@ -41,7 +41,7 @@ describe('ui model', () => {
   it('snapshot + events gives the same picture as the rig’s next snapshot', async () => {
     const ui = await load();
     const rig = createFakeRig();
-    await rig.start({ preset: 'p', operator: 'o' }, 't');
+    await rig.start({ preset: 'p', operator: 'o', durationMin: 20 }, 't');
     const m = ui.createModel();
     ui.applySnapshot(m, rig.snapshot(), 0);
     expect(m.structureChanged).toBe(true);
@@ -71,6 +71,8 @@ describe('ui model', () => {
       expect(v.pressure).toEqual(p.pressure);
     }
     expect(m.session.funnel).toEqual(truth.funnel);
+    expect(m.session.attemptsStarted).toBe(truth.attemptsStarted);
+    expect(m.session.limits).toEqual(truth.limits);
     expect(m.dirty).toEqual(new Set(['p1', 'p2', 'p4']));
     expect(m.log.map((l) => l.level)).toContain('warn'); // the broken pipette
   });
@@ -90,5 +92,18 @@ describe('ui model', () => {
     expect(ui.rigNow(m, 350)).toBe(1250); // real time runs on between messages
     // a snapshot with the same pipettes keeps the panels, the last trace stays shown
     expect(m.pipettes[2].trace?.seq).toBe(9);
+  });
+
+  it('shows progress towards the session limit: time first, else attempts, nothing without one', async () => {
+    const { sessionProgress } = (await import(new URL('../../ui/js/session-bar.js', import.meta.url).href)) as {
+      sessionProgress(s: Record<string, unknown>, now: number): { fraction: number; text: string } | null;
+    };
+    const base = { sessionId: 's1', startedAt: 1000 };
+    expect(sessionProgress({ ...base, limits: { durationMs: 20 * 60_000, maxAttempts: null } }, 1000 + 5 * 60_000)).toEqual({ fraction: 0.25, text: '5:00 of 20:00' });
+    // past the limit (attempts finishing): full, never more
+    expect(sessionProgress({ ...base, limits: { durationMs: 60_000, maxAttempts: 9 } }, 1000 + 90_000)?.fraction).toBe(1);
+    expect(sessionProgress({ ...base, attemptsStarted: 3, limits: { durationMs: null, maxAttempts: 12 } }, 5000)).toEqual({ fraction: 0.25, text: '3 of 12 attempts' });
+    expect(sessionProgress({ ...base, limits: { durationMs: null, maxAttempts: null } }, 5000)).toBeNull();
+    expect(sessionProgress({ sessionId: null, startedAt: null, limits: null }, 5000)).toBeNull();
   });
 });

@@ -24,6 +24,7 @@ export function sessionStarted(sessionId: string, t = 0, over: Partial<Extract<R
     rig: 'simulated 2-pipette rig',
     operator: 'tester',
     virtual: true,
+    limits: { durationMs: null, maxAttempts: null },
     ...over,
   };
 }

@@ -35,7 +35,7 @@ let historyVersion = 0;
 export function createModel() {
   return {
     connected: false,
-    session: { sessionId: null, phase: 'idle', preset: null, startedAt: null, funnel: emptyFunnel(), cellsPerHour: 0, thresholds: null, recentAttempts: [] },
+    session: { sessionId: null, phase: 'idle', preset: null, startedAt: null, funnel: emptyFunnel(), cellsPerHour: 0, thresholds: null, recentAttempts: [], limits: null, attemptsStarted: 0 },
     pipettes: [],
     byId: new Map(),
     rig: { t: 0, epochMs: 0, virtual: true, receivedAt: 0 },
@@ -65,6 +65,8 @@ export function applySnapshot(model, snap, receivedAt) {
     cellsPerHour: snap.cellsPerHour,
     thresholds: snap.thresholds,
     recentAttempts: snap.recentAttempts ?? [],
+    limits: snap.limits ?? null,
+    attemptsStarted: snap.attemptsStarted ?? 0,
   };
   model.pipettes = snap.pipettes.map((/** @type {any} */ p) => ({
     ...p,
@@ -118,7 +120,7 @@ export function applyEvent(model, ev, receivedAt) {
   const at = { t: ev.t, epochMs: ev.epochMs };
   switch (ev.type) {
     case 'session.started':
-      Object.assign(s, { sessionId: ev.sessionId, phase: 'running', preset: ev.preset, startedAt: ev.t, funnel: emptyFunnel(), cellsPerHour: 0, recentAttempts: [] });
+      Object.assign(s, { sessionId: ev.sessionId, phase: 'running', preset: ev.preset, startedAt: ev.t, funnel: emptyFunnel(), cellsPerHour: 0, recentAttempts: [], limits: ev.limits ?? null, attemptsStarted: 0 });
       model.sessionDirty = true;
       log(model, { ...at, level: 'info', pipetteId: null, text: `session ${ev.sessionId} started: ${ev.preset}, operator ${ev.operator}` });
       break;
@@ -165,18 +167,21 @@ export function applyEvent(model, ev, receivedAt) {
       if (p) p.holding = { mode: ev.mode, value: ev.holding };
       break;
     case 'attempt.started':
+      s.attemptsStarted = (s.attemptsStarted ?? 0) + 1;
+      model.sessionDirty = true;
       if (p) {
         p.attemptId = ev.attemptId;
         p.attempts = (p.attempts ?? 0) + 1;
         p.history = { t: [], r: [] };
         p.historyVersion = ++historyVersion;
       }
-      s.funnel.attempts++;
       model.sessionDirty = true;
       break;
     case 'attempt.ended': {
       const r = ev.record;
       const reached = FUNNEL.indexOf(r.stageReached);
+      // the funnel counts ended attempts, as the rig's snapshot does
+      s.funnel.attempts++;
       for (let i = 0; i <= reached; i++) s.funnel[FUNNEL[i]]++;
       s.recentAttempts = [r, ...s.recentAttempts].slice(0, 20);
       if (s.startedAt !== null && ev.t > s.startedAt) s.cellsPerHour = s.funnel.recorded / ((ev.t - s.startedAt) / 3_600_000);

@@ -27,6 +27,10 @@ export function createSessionBar(container, actions) {
   const ident = h('span', { class: 'ident' });
   const elapsed = h('span', { class: 'elapsed', title: 'elapsed session time' });
   const cph = h('span', { class: 'cph', title: 'recorded cells per hour' });
+  // progress towards the session's limit (time or attempts); hidden when it has none
+  const progressBar = /** @type {HTMLProgressElement} */ (h('progress', { max: '1', value: '0' }));
+  const progressText = h('span', null, '');
+  const progress = h('span', { class: 'progress', id: 'session-progress', title: 'progress towards the session limit' }, progressBar, progressText);
   const funnelCells = STAGES.map(([key, label]) => {
     const count = h('b', null, '0');
     const rate = h('small', null, '');
@@ -83,7 +87,7 @@ export function createSessionBar(container, actions) {
   setText(abortBtn, 'Abort');
   const controls = h('div', { class: 'session-controls' }, startForm, pauseBtn, resumeBtn, abortBtn);
 
-  container.append(h('div', { class: 'session-info' }, phase, ident, elapsed, cph), funnel, controls);
+  container.append(h('div', { class: 'session-info' }, phase, ident, elapsed, progress, cph), funnel, controls);
 
   return {
     /** @param {string[]} presets @param {string | null} current */
@@ -100,6 +104,12 @@ export function createSessionBar(container, actions) {
       const live = s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping';
       setText(elapsed, s.startedAt !== null && s.startedAt !== undefined ? fmt.duration(now - s.startedAt) : '—');
       setText(cph, `${(s.cellsPerHour ?? 0).toFixed(1)} cells/h`);
+      const p = sessionProgress(s, now);
+      progress.hidden = p === null;
+      if (p) {
+        progressBar.value = p.fraction;
+        setText(progressText, p.text);
+      }
       const f = s.funnel ?? {};
       for (const c of funnelCells) {
         const n = f[c.key] ?? 0;
@@ -113,4 +123,24 @@ export function createSessionBar(container, actions) {
       abortBtn.hidden = !live;
     },
   };
+}
+
+/**
+ * How far a session is towards its limit: the time limit if it has one,
+ * else the attempt limit; null without a session or a limit.
+ * @param {Record<string, any>} s @param {number} now rig clock ms
+ * @returns {{ fraction: number, text: string } | null}
+ */
+export function sessionProgress(s, now) {
+  if (!s.sessionId || s.startedAt == null || !s.limits) return null;
+  const { durationMs, maxAttempts } = s.limits;
+  if (durationMs) {
+    const used = Math.max(0, now - s.startedAt);
+    return { fraction: Math.min(1, used / durationMs), text: `${fmt.duration(Math.min(used, durationMs))} of ${fmt.duration(durationMs)}` };
+  }
+  if (maxAttempts) {
+    const n = s.attemptsStarted ?? 0;
+    return { fraction: Math.min(1, n / maxAttempts), text: `${n} of ${maxAttempts} attempts` };
+  }
+  return null;
 }
