@@ -317,6 +317,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     async emergencyStop(by) {
       if (phase === 'estopped') return ok;
       emit({ type: 'estop', by });
+      // However the last pipette ends while devices are being stopped, the session ends as an e-stop.
+      endReason = 'estop';
+      finishing = true;
       coordinator.closeAll();
       // Motion first, on every pipette at once; then pressure and amplifiers.
       await Promise.all(rig.pipettes.map((p) => p.hw.manipulator.stop().catch(() => {})));
