@@ -68,6 +68,19 @@ export interface SessionReport {
   simultaneous: { trials: number; atLeastTwo: number; rate: number | null; definition: string };
   /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, timeToSeal s */
   quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'timeToSeal', Distribution | null>;
+  /** recorded cells with their passive figures and IPFX e-features (SI units) */
+  cells: RecordedCellView[];
+}
+
+export interface RecordedCellView {
+  attemptId: string;
+  pipetteId: string;
+  /** Ω, Ω, F, V */
+  ra: number | null;
+  rm: number | null;
+  cm: number | null;
+  vrest: number | null;
+  features: Record<string, number | null>;
 }
 
 export interface StateTransition {

@@ -19,6 +19,7 @@ import {
   failureReasons,
   funnelOf,
   qualityOf,
+  recordedCells,
   simultaneousWholeCell,
   timePerState,
   TRIAL_DEFINITION,
@@ -146,6 +147,7 @@ export function createSqliteArchive(db: Database.Database): SessionArchive {
           ihold: dist(q.ihold),
           timeToSeal: dist(q.timeToSeal),
         },
+        cells: recordedCells(attempts).map(({ attemptId, pipetteId, ra, rm, cm, vrest, features }) => ({ attemptId, pipetteId, ra, rm, cm, vrest, features })),
       };
     },
 

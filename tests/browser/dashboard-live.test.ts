@@ -106,6 +106,14 @@ describe.skipIf(skip !== null)('sessions page (Chromium)', () => {
       expect(funnel.find((r) => r.startsWith('recorded'))).toContain(String(report.funnel.counts.recorded));
       expect(await page.locator('#report').textContent()).toContain(`${report.funnel.attempts}`);
       await expect.poll(() => page.locator('#attempts tbody tr').count()).toBe(report.funnel.attempts + report.funnel.unfinished);
+      // recorded cells with their e-features, as the report computed them
+      expect(report.cells.length).toBeGreaterThan(0);
+      expect(await page.locator('#cells tbody tr').count()).toBe(report.cells.length);
+      const first = report.cells[0];
+      const rowText = await page.locator(`#cells tr[data-attempt="${first.attemptId}"]`).textContent();
+      const rheobase = first.features.rheobaseA;
+      expect(rowText).toContain(rheobase == null ? '—' : (rheobase * 1e12).toFixed(0));
+      expect(rowText).toContain(((first.vrest ?? NaN) * 1e3).toFixed(1));
       await page.screenshot({ path: artifactPath('sessions-report.png'), fullPage: true });
       expect(b.errors).toEqual([]);
     } finally {

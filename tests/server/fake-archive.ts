@@ -128,6 +128,17 @@ export function createFakeArchive(): FakeArchive {
       ihold: { n: 1, min: -5e-11, q1: -5e-11, median: -5e-11, q3: -5e-11, max: -5e-11 },
       timeToSeal: { n: 1, min: 12, q1: 12, median: 12, q3: 12, max: 12 },
     },
+    cells: [
+      {
+        attemptId: 'a1',
+        pipetteId: 'p1',
+        ra: 12e6,
+        rm: 3e8,
+        cm: 2e-11,
+        vrest: -0.068,
+        features: { inputResistance: 2.9e8, tau: 0.021, rheobaseA: 6e-11, fiSlope: 0.25e12, apThreshold: -0.042, apWidth: 0.0011, sag: null },
+      },
+    ],
   };
 
   const calls: string[] = [];

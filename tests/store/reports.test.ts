@@ -229,6 +229,9 @@ describe('SessionArchive for the dashboard', () => {
       ['p3', 1, 1],
     ]);
     expect(report.quality.cm).toBeNull();
+    // the recorded cells, the same ones `autopatch report` lists
+    expect(report.cells.map((c) => c.attemptId)).toEqual(buildReport(db, ['A']).cells.map((c) => c.attemptId));
+    expect(report.cells).toHaveLength(3);
     expect(await archive.sessionReport('nope')).toBeNull();
     const attempts = (await archive.attempts('B'))!;
     expect(attempts.map((a) => a.record.attemptId)).toEqual(['d1', 'e1']); // ended ones only

@@ -212,6 +212,45 @@ function renderReport(r) {
     byTable(r.byPipette, 'pipetteId', 'pipette'),
     h('h2', null, 'Per preset'),
     byTable(r.byPreset, 'preset', 'preset'),
+    h('h2', null, `Recorded cells: e-features (IPFX definitions; ${(r.cells ?? []).length})`),
+    h('div', { class: 'scroll-x' }, cellsTable(r.cells ?? [])),
+  );
+}
+
+/** [column, unit scale, digits, value of a cell] — the same columns and units as `autopatch report` */
+const CELL_COLUMNS = /** @type {Array<[string, number, number, (c: any) => number | null | undefined]>} */ ([
+  ['Vrest mV', 1e3, 1, (c) => c.vrest],
+  ['Ra MΩ', 1e-6, 1, (c) => c.ra],
+  ['Cm pF', 1e12, 1, (c) => c.cm],
+  ['Rin MΩ', 1e-6, 0, (c) => c.features.inputResistance],
+  ['tau ms', 1e3, 1, (c) => c.features.tau],
+  ['rheobase pA', 1e12, 0, (c) => c.features.rheobaseA],
+  ['f-I Hz/pA', 1e-12, 3, (c) => c.features.fiSlope],
+  ['AP thr mV', 1e3, 1, (c) => c.features.apThreshold],
+  ['AP amp mV', 1e3, 1, (c) => c.features.apAmplitude],
+  ['AP width ms', 1e3, 2, (c) => c.features.apWidth],
+  ['up/down', 1, 2, (c) => c.features.apUpDownRatio],
+  ['sag', 1, 3, (c) => c.features.sag],
+  ['adapt.', 1, 3, (c) => c.features.heroAdaptation],
+  ['latency ms', 1e3, 1, (c) => c.features.heroLatency],
+]);
+
+/** @param {any[]} cells RecordedCell[] */
+function cellsTable(cells) {
+  if (cells.length === 0) return h('p', { class: 'muted', id: 'cells' }, 'no recorded cells');
+  const cell = (/** @type {number | null | undefined} */ v, /** @type {number} */ scale, /** @type {number} */ digits) =>
+    h('td', { class: 'num' }, v === null || v === undefined || !Number.isFinite(v) ? '—' : (v * scale).toFixed(digits));
+  return h(
+    'table',
+    { id: 'cells' },
+    h('thead', null, h('tr', null, h('th', null, 'attempt'), h('th', null, 'pipette'), ...CELL_COLUMNS.map(([label]) => h('th', { class: 'num' }, label)))),
+    h(
+      'tbody',
+      null,
+      ...cells.map((c) =>
+        h('tr', { 'data-attempt': c.attemptId }, h('td', null, c.attemptId), h('td', null, c.pipetteId), ...CELL_COLUMNS.map(([, scale, digits, get]) => cell(get(c), scale, digits))),
+      ),
+    ),
   );
 }
 
