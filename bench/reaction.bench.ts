@@ -25,7 +25,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { createScaledClock } from '../src/clock/index.ts';
 import { createSimulatedLab, type SimulatedLab } from '../src/cli/simulated-lab.ts';
 import { createServer } from '../src/server/index.ts';
@@ -50,6 +50,8 @@ interface Reaction {
   callMs: number;
   /** null: the command waited in the port's queue behind a reply (device time, not controller time) */
   wireMs: number | null;
+  /** performance.now() of the sweep's arrival */
+  t0: number;
 }
 
 /**
@@ -155,19 +157,20 @@ interface RunResult {
   clients: number;
   sweeps: number;
   reactions: Reaction[];
+  gcPauses: Array<[number, number]>;
   loopP99Ms: number;
   clientMessages: number;
   clientBytes: number;
   attempts: number;
 }
 
-async function run(pipettes: number, clients: number, speed: number, seconds = RUN_S): Promise<RunResult> {
+export async function run(pipettes: number, clients: number, speed: number, seconds = RUN_S): Promise<RunResult> {
   const clock = createScaledClock(speed);
   const lab: SimulatedLab = await createSimulatedLab({ clock, seed: 21, pipettes, preset: 'in-vivo-blind', durationMin: null });
   const reactions: Reaction[] = [];
   const onClosed = (w: Window): void => {
     if (w.calledAt === null) return;
-    reactions.push({ pipetteId: w.pipetteId, call: w.call!, callMs: w.calledAt - w.t0, wireMs: w.wiredAt === null ? null : w.wiredAt - w.t0 });
+    reactions.push({ pipetteId: w.pipetteId, call: w.call!, callMs: w.calledAt - w.t0, wireMs: w.wiredAt === null ? null : w.wiredAt - w.t0, t0: w.t0 });
   };
   for (const hw of lab.rig.hardware) instrument(hw, onClosed);
   const ports = new Set<string>();
@@ -199,8 +202,15 @@ async function run(pipettes: number, clients: number, speed: number, seconds = R
   const loop = monitorEventLoopDelay({ resolution: 1 });
   const supervisor = await lab.startSession();
   loop.enable();
+  // Garbage-collection pauses, to tell which slow reactions waited for one.
+  const gcPauses: Array<[start: number, end: number]> = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push([e.startTime, e.startTime + e.duration]);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   await new Promise((r) => setTimeout(r, seconds * 1000));
   loop.disable();
+  gcObserver.disconnect();
   offTap();
   await supervisor.abort('bench');
   await Promise.race([supervisor.done, new Promise((r) => setTimeout(r, 10_000))]);
@@ -214,6 +224,7 @@ async function run(pipettes: number, clients: number, speed: number, seconds = R
     clients,
     sweeps,
     reactions,
+    gcPauses,
     loopP99Ms: loop.percentile(99) / 1e6,
     clientMessages: clientStats.messages,
     clientBytes: clientStats.bytes,
@@ -221,7 +232,7 @@ async function run(pipettes: number, clients: number, speed: number, seconds = R
   };
 }
 
-function report(r: RunResult): { callP99: number; wireP99: number } {
+export function report(r: RunResult): { callP99: number; wireP99: number } {
   const call = r.reactions.map((x) => x.callMs).sort((a, b) => a - b);
   const wired = r.reactions.filter((x) => x.wireMs !== null);
   const wire = wired.map((x) => x.wireMs!).sort((a, b) => a - b);
@@ -239,6 +250,12 @@ function report(r: RunResult): { callP99: number; wireP99: number } {
       `${r.reactions.length - wired.length} queued behind a device reply`,
   );
   console.log(`  event-loop delay p99 ${r.loopP99Ms.toFixed(2)} ms; reactions: ${[...kinds].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  const slowOnes = r.reactions.filter((x) => (x.wireMs ?? x.callMs) > 1);
+  const hitByGc = slowOnes.filter((x) => r.gcPauses.some(([a, b]) => a < x.t0 + (x.wireMs ?? x.callMs) && b > x.t0)).length;
+  const gcMs = r.gcPauses.map(([a, b]) => b - a).sort((a, b) => a - b);
+  console.log(
+    `  GC: ${gcMs.length} pauses, longest ${f(gcMs.at(-1) ?? 0)} ms; reactions over 1 ms: ${slowOnes.length}, of which ${hitByGc} overlapped a GC pause`,
+  );
   const slowest = [...r.reactions].sort((a, b) => b.callMs - a.callMs).slice(0, 3);
   console.log(`  slowest: ${slowest.map((x) => `${x.pipetteId} ${x.call} ${f(x.callMs)} ms`).join('; ')}`);
   if (r.clients) console.log(`  clients received ${r.clientMessages} messages, ${(r.clientBytes / 1e6).toFixed(1)} MB`);
