@@ -454,7 +454,12 @@ export function amplifierConformance(h: AmplifierHarness): void {
       for (const e of errors) {
         expect(e).toBeInstanceOf(DeviceError);
         expect(e.kind).toBe('malformed');
+        expect(e.device).toBe(amp.connection.label);
+        expect(e.command.length).toBeGreaterThan(0);
+        expect(e.bytes.length).toBeGreaterThan(0);
       }
+      // the first error is the junk itself
+      expect(errors[0].bytes.every((b) => b === 0xff)).toBe(true);
       const n = sweeps.length;
       await fx.clock.runFor(1_000);
       const later = sweeps.slice(n);
@@ -470,8 +475,15 @@ export function amplifierConformance(h: AmplifierHarness): void {
       const sweeps = collect(ch);
       await fx.run(ch.setTestPulse(tp));
       fx.binding.setMuted(fx.path, true);
-      await fx.expectError(ch.status(), ['timeout'], 60_000);
-      await fx.expectError(ch.setHolding(-0.01), ['timeout'], 60_000);
+      const e1 = await fx.expectError(ch.status(), ['timeout'], 60_000);
+      const e2 = await fx.expectError(ch.setHolding(-0.01), ['timeout'], 60_000);
+      for (const [e, command] of [[e1, /status/i], [e2, /holding/i]] as const) {
+        expect(e.device).toBe(amp.connection.label);
+        expect(e.command).toMatch(command);
+        expect(e.message).toMatch(/no reply|incomplete/);
+        // muted: nothing reached the host for these commands
+        expect(e.bytes.length).toBe(0);
+      }
       fx.binding.setMuted(fx.path, false);
       const st = await fx.run(ch.status());
       expect(st.mode).toBe('VC');

@@ -15,6 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VirtualClock } from '../../src/clock/index.ts';
 import type { EmulatorBinding } from '../core/emulator-binding.ts';
+import type { DeviceError } from '../errors.ts';
 import type { PressureEmulator } from '../pressure/emulator-common.ts';
 import type { PressureChannel, PressureController, PressureLimits } from '../types.ts';
 import { createFixture, type EmulatedFixture } from './fixture.ts';
@@ -93,6 +94,12 @@ function crossings(samples: Array<{ t: number; p: number }>, level: number): num
     }
   }
   return out;
+}
+
+/** A failed reading names the device (its connection label) and the read command. */
+function expectNamedRead(err: DeviceError, c: PressureController): void {
+  expect(err.device).toBe(c.connection.label);
+  expect(err.command).toMatch(/read/i);
 }
 
 export function pressureConformance(h: PressureHarness): void {
@@ -286,6 +293,8 @@ export function pressureConformance(h: PressureHarness): void {
       fx.binding.setMuted(fx.path, true);
       const err = await fx.expectError(c.channels[0].read(), ['timeout'], 60_000);
       expect(err.message).toMatch(/no reply|incomplete/);
+      expectNamedRead(err, c);
+      expect(err.bytes.length).toBe(0);
       fx.binding.setMuted(fx.path, false);
       await fx.run(c.channels[0].setPressure(25));
       expect(Math.abs(fx.device.state(0).setpoint - 25)).toBeLessThanOrEqual(tol);
@@ -298,23 +307,31 @@ export function pressureConformance(h: PressureHarness): void {
       const garbage = c.channels[0].read();
       garbage.catch(() => {});
       await untilWritten(fx);
-      fx.binding.injectToHost(fx.path, Buffer.from([0xff, 0x00, 0x13, 0x37, 0x0a]));
+      const junk = Buffer.from([0xff, 0x00, 0x13, 0x37, 0x0a]);
+      fx.binding.injectToHost(fx.path, junk);
       const e1 = await fx.expectError(garbage, ['malformed', 'timeout'], 60_000);
+      expectNamedRead(e1, c);
       expect(e1.bytes.length).toBeGreaterThan(0);
+      expect(junk.includes(e1.bytes)).toBe(true);
 
       const flood = c.channels[0].read();
       flood.catch(() => {});
       await untilWritten(fx);
       fx.binding.injectToHost(fx.path, Buffer.alloc(2_000, 0x41));
       const e2 = await fx.expectError(flood, ['malformed', 'timeout'], 60_000);
+      expectNamedRead(e2, c);
       expect(e2.bytes.length).toBeGreaterThan(0);
+      expect(e2.bytes.every((b) => b === 0x41)).toBe(true);
 
       const truncated = c.channels[0].read();
       truncated.catch(() => {});
       await untilWritten(fx);
-      fx.binding.injectToHost(fx.path, Buffer.from('OK 1 1'));
+      const partial = Buffer.from('OK 1 1');
+      fx.binding.injectToHost(fx.path, partial);
       const e3 = await fx.expectError(truncated, ['malformed', 'timeout'], 60_000);
+      expectNamedRead(e3, c);
       expect(e3.bytes.length).toBeGreaterThan(0);
+      expect(partial.includes(e3.bytes)).toBe(true);
 
       fx.binding.setMuted(fx.path, false);
       await fx.run(c.channels[0].setPressure(-20));

@@ -222,7 +222,9 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
       const idx = inFlight.indexOf(p);
       if (idx < 0) return;
       inFlight.splice(idx, 1);
-      const seen = Buffer.concat([...p.seen, idx === 0 ? rxBuf : Buffer.alloc(0)]);
+      // The head's parser has been looking at everything still unconsumed in rxBuf
+      // (the chunks in p.seen are the same bytes: do not count them twice).
+      const seen = idx === 0 ? rxBuf : Buffer.concat(p.seen);
       if (idx === 0) rxBuf = Buffer.alloc(0);
       needsResync = true;
       p.reject(
