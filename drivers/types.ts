@@ -57,7 +57,11 @@ export interface Manipulator {
    * position reported once the device says the move has ended.
    */
   moveTo(target: Vec3, options: MoveOptions): Promise<Vec3>;
-  /** Relative move; limit-checked against the last known position. */
+  /**
+   * Relative move from where the stage is once earlier moves have ended (so
+   * overlapping calls compose); the resulting target is limit-checked before
+   * any move byte is sent (a position read may come first).
+   */
   moveBy(delta: Vec3, options: MoveOptions): Promise<Vec3>;
   /** Stop any motion now. Bypasses the command queue; a pending move rejects with 'interrupted'. */
   stop(): Promise<void>;

@@ -28,6 +28,12 @@ export function checkMoveTarget(device: string, command: string, target: Vec3, s
   }
 }
 
+/** The part of checkMoveTarget a relative move can check before it knows where it starts. */
+export function checkMoveDelta(device: string, command: string, delta: Vec3, speed: number, limits: ManipulatorLimits): void {
+  const unbounded = { min: [-Infinity, -Infinity, -Infinity] as const, max: [Infinity, Infinity, Infinity] as const, maxSpeed: limits.maxSpeed };
+  checkMoveTarget(device, command, delta, speed, unbounded);
+}
+
 export function checkPressure(device: string, command: string, mbar: number, limits: PressureLimits): void {
   if (!Number.isFinite(mbar)) throw new DeviceError('invalid', device, command, `pressure is not a finite number (${mbar})`);
   if (mbar < limits.min || mbar > limits.max) {

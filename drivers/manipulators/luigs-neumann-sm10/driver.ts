@@ -25,8 +25,8 @@
 import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Clock } from '../../../src/clock/clock.ts';
 import { sleep } from '../../../src/clock/clock.ts';
-import { DeviceError, type DeviceErrorKind } from '../../errors.ts';
-import { checkMoveTarget } from '../../core/limits.ts';
+import { DeviceError, isDeviceError, type DeviceErrorKind } from '../../errors.ts';
+import { checkMoveDelta, checkMoveTarget } from '../../core/limits.ts';
 import { moveTimeoutMs, openSerialLink, withReconnectHook, type ReplyParser, type SerialLink } from '../../core/serial-link.ts';
 import type { DeviceConnection, Manipulator, ManipulatorLimits, MoveOptions, Vec3 } from '../../types.ts';
 import { add3, createMutex } from '../driver-common.ts';
@@ -95,7 +95,7 @@ export function splitRelative(delta: Vec3, maxStep = MAX_RELATIVE_UM): Vec3[] {
   return segments;
 }
 
-type Reply = { kind: 'ack'; data: Buffer } | { kind: 'nak'; reason: number } | { kind: 'corrupt'; acked: boolean; data: Buffer; frame: Buffer };
+type Reply = { kind: 'ack'; data: Buffer } | { kind: 'nak'; reason: number; frame: Buffer } | { kind: 'corrupt'; acked: boolean; data: Buffer; frame: Buffer };
 
 const hex = (cmd: number): string => cmd.toString(16).padStart(4, '0');
 
@@ -130,7 +130,7 @@ function replyParser(cmd: number): ReplyParser<Reply> {
     if (id !== cmd) return { status: 'malformed', detail: `reply is for command ${hex(id)}, expected ${hex(cmd)}`, consumed: total };
     const data = frame.subarray(4, 4 + len);
     if (crc16xmodem(data) !== frame.readUInt16BE(4 + len)) return { status: 'done', value: { kind: 'corrupt', acked: frame[0] === ACK, data, frame }, consumed: total };
-    if (frame[0] === NAK) return { status: 'done', value: { kind: 'nak', reason: data[0] ?? 0 }, consumed: total };
+    if (frame[0] === NAK) return { status: 'done', value: { kind: 'nak', reason: data[0] ?? 0, frame }, consumed: total };
     return { status: 'done', value: { kind: 'ack', data }, consumed: total };
   };
 }
@@ -173,7 +173,13 @@ export async function openSm10Controller(options: Sm10ControllerOptions): Promis
   const exchange = async (cmd: number, data: Buffer | number[], name: string, opts: ExchangeOptions = {}): Promise<Buffer> => {
     let last: { kind: DeviceErrorKind; detail: string; bytes?: Buffer } | undefined;
     for (let attempt = 0; attempt <= maxResends; attempt++) {
-      if (cmd !== CMD.connect) await ensureSession(opts.urgent);
+      if (cmd === CMD.stop) {
+        // A stop goes out even if the session cannot be re-established (a silent
+        // controller may still be listening); without a session it is NAKed and resent.
+        await ensureSession(opts.urgent).catch(() => {});
+      } else if (cmd !== CMD.connect) {
+        await ensureSession(opts.urgent);
+      }
       const reply = await link.request({ name, bytes: requestFrame(cmd, data), parse: replyParser(cmd), timeoutMs, urgent: opts.urgent });
       if (reply.kind === 'ack') {
         lastHeardAt = clock.now();
@@ -187,15 +193,15 @@ export async function openSm10Controller(options: Sm10ControllerOptions): Promis
       }
       if (reply.reason === NAK_CRC) {
         lastHeardAt = clock.now();
-        last = { kind: 'device', detail: `NAK: ${NAK_REASONS[NAK_CRC]}` };
+        last = { kind: 'device', detail: `NAK: ${NAK_REASONS[NAK_CRC]}`, bytes: reply.frame };
         continue;
       }
       if (reply.reason === NAK_NO_SESSION && needsSession && cmd !== CMD.connect) {
         sessionOpen = false;
-        last = { kind: 'device', detail: `NAK: ${NAK_REASONS[NAK_NO_SESSION]}` };
+        last = { kind: 'device', detail: `NAK: ${NAK_REASONS[NAK_NO_SESSION]}`, bytes: reply.frame };
         continue;
       }
-      throw new DeviceError('device', label, name, `NAK: ${NAK_REASONS[reply.reason] ?? `reason ${reply.reason}`}`);
+      throw new DeviceError('device', label, name, `NAK: ${NAK_REASONS[reply.reason] ?? `reason ${reply.reason}`}`, reply.frame);
     }
     throw new DeviceError(last!.kind, label, name, `${last!.detail} (gave up after ${maxResends} resends)`, last!.bytes);
   };
@@ -300,17 +306,28 @@ export async function openSm10Controller(options: Sm10ControllerOptions): Promis
       return active;
     };
 
-    /** Poll until every axis is idle; on stop, make sure they are stopped and report it. */
+    /**
+     * Poll until every axis is idle; on stop, make sure they are stopped and report it.
+     * A poll lost on the line (no reply, garbled) does not end the move: only its deadline does.
+     */
     const waitIdle = async (move: MoveInProgress, allowedMs: number): Promise<void> => {
       const deadline = clock.now() + allowedMs;
       for (;;) {
         await sleep(clock, pollIntervalMs, move.wake.signal).catch(() => {});
         if (move.stopRequested) break;
-        const done = await idle();
+        let done = false;
+        let lost: DeviceError | undefined;
+        try {
+          done = await idle();
+        } catch (e) {
+          if (!isDeviceError(e, 'timeout') && !isDeviceError(e, 'malformed')) throw e;
+          lost = e;
+        }
         if (move.stopRequested) break;
         if (done) return;
         if (clock.now() > deadline) {
           await stopAxes(axes, false).catch(() => {});
+          if (lost) throw new DeviceError('timeout', label, 'move', `no status reply ${Math.round(allowedMs)} ms after the move started (${lost.message})`, lost.bytes);
           throw new DeviceError('timeout', label, 'move', `still moving ${Math.round(allowedMs)} ms after the move started`);
         }
       }
@@ -360,9 +377,13 @@ export async function openSm10Controller(options: Sm10ControllerOptions): Promis
     };
 
     const moveBy = async (delta: Vec3, { speed }: MoveOptions): Promise<Vec3> => {
-      const from = lastKnown ?? (await position());
-      checkMoveTarget(label, '004B (relative move)', add3(from, delta), speed, limits);
+      checkMoveDelta(label, '004B (relative move)', delta, speed, limits);
       return exclusive(async (move) => {
+        // 004B moves from wherever the stage is when it runs: check the limits from
+        // there (read now, inside the lock), not from where it was when asked.
+        const from = await position();
+        checkMoveTarget(label, '004B (relative move)', add3(from, delta), speed, limits);
+        interruptedBeforeStart(move);
         const active = await plan(delta, speed);
         if (active.length === 0) return position();
         lastKnown = undefined;

@@ -380,5 +380,17 @@ describe('L&N driver', () => {
     const err = await fx.expectError(m2.position(), ['device']);
     expect(err.message).toMatch(/no such axis/);
     expect((fx.device.frames['0101'] ?? 0) - before).toBe(1);
+    // the error carries the NAK frame as it came off the wire: NAK, 0101, len 1, reason 4, CRC
+    expect(err.device).toBe(lnc.connection.label);
+    expect(err.command).toBe('0101 (position axis 4)');
+    expect([...err.bytes]).toEqual([...frame(0x0101, [4], 0x15)]);
+  });
+
+  it('NAKs that exhaust the resends carry the last NAK frame', async () => {
+    const { fx, m } = await open();
+    fx.device.corruptNextReplies(6, 'nak');
+    const err = await fx.expectError(m.position(), ['device']);
+    expect(err.message).toMatch(/request CRC error.*gave up after 5 resends/);
+    expect([...err.bytes]).toEqual([...frame(0x0101, [1], 0x15)]);
   });
 });

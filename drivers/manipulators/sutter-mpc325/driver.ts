@@ -17,7 +17,7 @@ import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Clock } from '../../../src/clock/clock.ts';
 import { sleep } from '../../../src/clock/clock.ts';
 import { DeviceError, isDeviceError } from '../../errors.ts';
-import { checkMoveTarget, distance } from '../../core/limits.ts';
+import { checkMoveDelta, checkMoveTarget, distance } from '../../core/limits.ts';
 import { fixedLength, moveTimeoutMs, openSerialLink, withReconnectHook, type ParseResult, type ReplyParser, type SerialLink } from '../../core/serial-link.ts';
 import type { DeviceConnection, Manipulator, ManipulatorLimits, MoveOptions, Vec3 } from '../../types.ts';
 import { add3, createMutex } from '../driver-common.ts';
@@ -183,26 +183,42 @@ export async function openMpc325Controller(options: Mpc325ControllerOptions): Pr
   const interruptNow = (): Promise<void> =>
     link.request({ name: 'ETX (interrupt)', bytes: Buffer.of(ETX), parse: null, timeoutMs: shortTimeout, urgent: true });
 
-  const moveTo = async (drive: number, limits: ManipulatorLimits, target: Vec3, speed: number): Promise<Vec3> => {
-    checkMoveTarget(label, 'S (move)', target, speed, limits);
+  /** Refusals that need no position: speed, and (for absolute moves) the target. */
+  const speedIndex = (speed: number): number => {
     const v = speedIndexFor(speed);
     if (v < 0) throw new DeviceError('invalid', label, 'S (move)', `speed ${speed} µm/s is below the slowest the controller offers (${SPEED_TABLE_UM_S[0]} µm/s)`);
+    return v;
+  };
+  const checkedUsteps = (limits: ManipulatorLimits, target: Vec3, speed: number): number[] => {
+    checkMoveTarget(label, 'S (move)', target, speed, limits);
     const targetUsteps = target.map((c) => Math.round(c * USTEPS_PER_UM));
     if (targetUsteps.some((c) => c < 0 || c > TRAVEL_USTEPS)) {
       throw new DeviceError('limit', label, 'S (move)', `target is outside the controller's travel (0–${TRAVEL_USTEPS / USTEPS_PER_UM} µm)`);
     }
+    return targetUsteps;
+  };
+
+  /**
+   * One move under the controller lock. `targetFrom` turns the position read
+   * inside the lock into the target (a relative move starts where the stage
+   * is once earlier moves have ended) and is limit-checked before any move byte.
+   */
+  const move = async (drive: number, limits: ManipulatorLimits, speed: number, targetFrom: (from: Vec3) => Vec3): Promise<Vec3> => {
+    const v = speedIndex(speed);
     const state = drives.get(drive)!;
     const generation = state.stopGeneration;
     return lock.run(async () => {
       if (state.stopGeneration !== generation) throw new DeviceError('interrupted', label, 'S (move)', 'stopped before the move started');
-      const move: ActiveMove = { drive, written: false, stopRequested: false };
-      active = move;
+      const current: ActiveMove = { drive, written: false, stopRequested: false };
+      active = current;
       try {
-        await runMove(drive, move, target, targetUsteps, v);
+        const from = await readPosition(drive);
+        const target = targetFrom(from);
+        await runMove(drive, current, from, target, checkedUsteps(limits, target, speed), v);
       } finally {
         active = undefined;
       }
-      if (move.stopRequested) {
+      if (current.stopRequested) {
         // The move's CR and an idle interrupt's CR can cross: let a second one arrive as a stray.
         await sleep(clock, interruptSettleMs);
         await readPosition(drive).catch(() => {});
@@ -212,15 +228,14 @@ export async function openMpc325Controller(options: Mpc325ControllerOptions): Pr
     });
   };
 
-  /** Position check, then the 'S' command; resolves when the controller answers it. Holds the lock. */
-  const runMove = async (drive: number, move: ActiveMove, target: Vec3, targetUsteps: number[], v: number): Promise<void> => {
-    const from = await readPosition(drive);
+  /** The 'S' command from `from`; resolves when the controller answers it. Holds the lock. */
+  const runMove = async (drive: number, current: ActiveMove, from: Vec3, target: Vec3, targetUsteps: number[], v: number): Promise<void> => {
     const fromUsteps = from.map((c) => Math.round(c * USTEPS_PER_UM));
     if (targetUsteps.every((c, i) => Math.abs(c - fromUsteps[i]) < MINIMUM_MOVE_USTEPS)) {
       // The controller would ignore this move and never answer: do not send it.
       return;
     }
-    if (move.stopRequested) return;
+    if (current.stopRequested) return;
     try {
       await link.request({
         name: 'S (move)',
@@ -228,9 +243,9 @@ export async function openMpc325Controller(options: Mpc325ControllerOptions): Pr
         parse: ackParser,
         timeoutMs: moveTimeoutMs(distance(from, target), SPEED_TABLE_UM_S[v]),
         onWritten: () => {
-          move.written = true;
+          current.written = true;
           // A stop that came during the speed pause waited for the command to be whole.
-          if (move.stopRequested) void interruptNow().catch(() => {});
+          if (current.stopRequested) void interruptNow().catch(() => {});
         },
       });
     } catch (e) {
@@ -296,11 +311,16 @@ export async function openMpc325Controller(options: Mpc325ControllerOptions): Pr
         return moves > 0;
       },
       position: () => lock.run(() => readPosition(n)),
-      moveTo: (target: Vec3, { speed }: MoveOptions) => guarded(() => moveTo(n, limits, target, speed)),
-      async moveBy(delta, opts) {
-        const from = state.lastKnown ?? (await lock.run(() => readPosition(n)));
-        return guarded(() => moveTo(n, limits, add3(from, delta), opts.speed));
-      },
+      moveTo: (target: Vec3, { speed }: MoveOptions) =>
+        guarded(async () => {
+          checkedUsteps(limits, target, speed);
+          return move(n, limits, speed, () => target);
+        }),
+      moveBy: (delta: Vec3, { speed }: MoveOptions) =>
+        guarded(async () => {
+          checkMoveDelta(label, 'S (relative move)', delta, speed, limits);
+          return move(n, limits, speed, (from) => add3(from, delta));
+        }),
       stop: () => stop(n),
     };
   };
