@@ -4,12 +4,17 @@
  * (position at target, or a second idle reading) because the first S of a
  * move may answer 0 too early. Other commands (position reads) may run while
  * a move is being polled; moves themselves run one at a time.
+ *
+ * A poll lost on the line (no reply, garbled reply) does not end a move: only
+ * the move's deadline does (then STOP, and a timeout). Two idle readings away
+ * from the target without our own stop mean the stage stopped short (its
+ * controller's stop, a limit switch): 'interrupted', saying where it stopped.
  */
 import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Clock } from '../../../src/clock/clock.ts';
 import { sleep } from '../../../src/clock/clock.ts';
-import { DeviceError } from '../../errors.ts';
-import { checkMoveTarget, distance } from '../../core/limits.ts';
+import { DeviceError, isDeviceError } from '../../errors.ts';
+import { checkMoveDelta, checkMoveTarget, distance } from '../../core/limits.ts';
 import { moveTimeoutMs, openSerialLink, withReconnectHook, type ReplyParser, type SerialLink } from '../../core/serial-link.ts';
 import type { Manipulator, ManipulatorLimits, MoveOptions, Vec3 } from '../../types.ts';
 import { add3, createMutex } from '../driver-common.ts';
@@ -62,8 +67,8 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
   const pollIntervalMs = options.pollIntervalMs ?? 50;
   const link: SerialLink = await openSerialLink({ label, path: options.path, baudRate: options.baudRate ?? BAUD, binding: options.binding, clock });
 
-  const query = (text: string, urgent = false): Promise<string> =>
-    link.request({ name: text.split(' ')[0], bytes: Buffer.from(`${text}\r`, 'latin1'), parse: lineParser, timeoutMs, urgent });
+  const query = (text: string, urgent = false, name = text.split(' ')[0]): Promise<string> =>
+    link.request({ name, bytes: Buffer.from(`${text}\r`, 'latin1'), parse: lineParser, timeoutMs, urgent });
   const command = async (text: string, urgent = false): Promise<void> => {
     const r = await query(text, urgent);
     if (r !== ACK) throw new DeviceError('malformed', label, text.split(' ')[0], `expected "${ACK}", got "${r}"`, Buffer.from(r, 'latin1'));
@@ -99,18 +104,28 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
   let current: MoveInProgress | undefined;
   let stopGeneration = 0;
 
+  const positionName = `${positionCommand} (position)`;
   const position = async (): Promise<Vec3> => {
-    const r = await query(positionCommand);
+    const r = await query(positionCommand, false, positionName);
     const parts = r.split('\t');
-    if (parts.length !== 3) throw new DeviceError('malformed', label, positionCommand, `expected 3 tab-separated values, got "${r}"`, Buffer.from(r, 'latin1'));
-    const p = parts.map((s) => integer(positionCommand, s) * unit) as unknown as Vec3;
+    if (parts.length !== 3) throw new DeviceError('malformed', label, positionName, `expected 3 tab-separated values, got "${r}"`, Buffer.from(r, 'latin1'));
+    const p = parts.map((s) => integer(positionName, s) * unit) as unknown as Vec3;
     lastKnown = p;
     return p;
   };
 
-  const run = async (target: Vec3, speed: number, move: MoveInProgress): Promise<Vec3> => {
+  /** A poll exchange, or the line error it failed with (timeout, garbled reply): those do not end a move. */
+  const onTheLine = async <T>(work: () => Promise<T>): Promise<{ ok: T } | { failed: DeviceError }> => {
+    try {
+      return { ok: await work() };
+    } catch (e) {
+      if (isDeviceError(e, 'timeout') || isDeviceError(e, 'malformed')) return { failed: e };
+      throw e;
+    }
+  };
+
+  const run = async (target: Vec3, speed: number, move: MoveInProgress, from: Vec3): Promise<Vec3> => {
     const top = Math.floor(speed / unit + 1e-9);
-    const from = lastKnown ?? (await position());
     if (top !== topSet) {
       topSet = undefined;
       await command(`TOP ${top}`);
@@ -126,17 +141,26 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
     for (;;) {
       await sleep(clock, pollIntervalMs, move.wake.signal).catch(() => {});
       if (move.stopRequested) break;
-      const s = integer('S', await query('S'));
+      // A poll lost on the line does not end the move: keep polling until its deadline.
+      const s = await onTheLine(async () => {
+        if (integer('S', await query('S')) !== 0) return 'moving' as const;
+        return position();
+      });
       if (move.stopRequested) break;
-      if (s === 0) {
-        const p = await position();
-        const arrived = p.every((c, i) => Math.round(c / unit) === units[i]);
-        if (arrived || ++idleReadings >= 2) return p;
-      } else {
+      if ('ok' in s && s.ok !== 'moving') {
+        const p = s.ok;
+        if (p.every((c, i) => Math.round(c / unit) === units[i])) return p;
+        // Idle twice away from the target, and not by our stop: the stage stopped short
+        // (its controller's own stop, a limit switch).
+        if (++idleReadings >= 2) {
+          throw new DeviceError('interrupted', label, 'ABS', `the stage stopped short at (${p.map((c) => c.toFixed(2)).join(', ')}) µm, target (${target.map((c) => c.toFixed(2)).join(', ')}) µm`);
+        }
+      } else if ('ok' in s) {
         idleReadings = 0;
       }
       if (clock.now() > deadline) {
         await command('STOP').catch(() => {});
+        if ('failed' in s) throw new DeviceError('timeout', label, 'ABS', `no status reply ${Math.round(allowedMs)} ms after the move started (${s.failed.message})`, s.failed.bytes);
         throw new DeviceError('timeout', label, 'ABS', `still moving ${Math.round(allowedMs)} ms after the move started`);
       }
     }
@@ -146,9 +170,8 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
     throw new DeviceError('interrupted', label, 'ABS', 'move stopped before reaching its target');
   };
 
-  const moveTo = async (target: Vec3, { speed }: MoveOptions): Promise<Vec3> => {
-    checkMoveTarget(label, 'ABS (move)', target, speed, limits);
-    if (Math.floor(speed / unit + 1e-9) < 1) throw new DeviceError('invalid', label, 'TOP', `speed ${speed} µm/s is below one position unit per second`);
+  /** One move at a time; `targetFrom` turns the position known inside the lock into the (limit-checked) target. */
+  const exclusiveMove = async (speed: number, targetFrom: (from: Vec3) => Vec3): Promise<Vec3> => {
     const generation = stopGeneration;
     moving++;
     try {
@@ -157,7 +180,10 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
         const move: MoveInProgress = { stopRequested: false, wake: new AbortController() };
         current = move;
         try {
-          return await run(target, speed, move);
+          const from = lastKnown ?? (await position());
+          const target = targetFrom(from);
+          checkMoveTarget(label, 'ABS (move)', target, speed, limits);
+          return await run(target, speed, move, from);
         } finally {
           current = undefined;
         }
@@ -165,6 +191,22 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
     } finally {
       moving--;
     }
+  };
+
+  const checkSpeed = (speed: number): void => {
+    if (Math.floor(speed / unit + 1e-9) < 1) throw new DeviceError('invalid', label, 'TOP', `speed ${speed} µm/s is below one position unit per second`);
+  };
+
+  const moveTo = async (target: Vec3, { speed }: MoveOptions): Promise<Vec3> => {
+    checkMoveTarget(label, 'ABS (move)', target, speed, limits);
+    checkSpeed(speed);
+    return exclusiveMove(speed, () => target);
+  };
+
+  const moveBy = async (delta: Vec3, { speed }: MoveOptions): Promise<Vec3> => {
+    checkMoveDelta(label, 'ABS (relative move)', delta, speed, limits);
+    checkSpeed(speed);
+    return exclusiveMove(speed, (from) => add3(from, delta));
   };
 
   const connection = withReconnectHook(link, async () => {
@@ -184,10 +226,7 @@ export async function openScientifica(options: ScientificaOptions): Promise<Mani
     },
     position,
     moveTo,
-    async moveBy(delta, opts) {
-      const from = lastKnown ?? (await position());
-      return moveTo(add3(from, delta), opts);
-    },
+    moveBy,
     async stop() {
       stopGeneration++;
       if (current) {

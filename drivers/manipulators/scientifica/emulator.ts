@@ -32,6 +32,12 @@ export interface ScientificaEmulatorOptions {
   processingMs?: number;
   /** window after a move starts in which the first S wrongly answers 0, ms (0 = no quirk) */
   earlyIdleMs?: number;
+  /**
+   * Mechanical end of travel (limit switches), µm, if it is narrower than the
+   * range the firmware accepts: a move that runs into it stops there, short
+   * of its target, and the firmware still reports idle.
+   */
+  limitSwitches?: { min: Vec3; max: Vec3 };
 }
 
 export interface ScientificaEmulator extends ManipulatorEmulator {
@@ -40,6 +46,8 @@ export interface ScientificaEmulator extends ManipulatorEmulator {
   readonly unitUm: number;
   /** S queries answered 0 while the stage was in fact moving */
   readonly earlyIdleReplies: number;
+  /** the stop on the controller itself (its control cube or joystick), not a host command */
+  externalStop(): void;
 }
 
 const FIRMWARE: Record<2 | 3, { ver: string; date: string }> = {
@@ -62,7 +70,12 @@ export function createScientificaEmulator(options: ScientificaEmulatorOptions): 
   const maxTop = Math.round((options.maxSpeed ?? 3_000) / unit);
   const processingMs = options.processingMs ?? 2;
   const earlyIdleMs = options.earlyIdleMs ?? EARLY_IDLE_MS;
-  const motion: MotionModel = createMotionModel({ clock, initial: options.initial ?? [12_500, 12_500, 5_000], travelMin: [0, 0, 0], travelMax: travel });
+  const motion: MotionModel = createMotionModel({
+    clock,
+    initial: options.initial ?? [12_500, 12_500, 5_000],
+    travelMin: options.limitSwitches?.min ?? [0, 0, 0],
+    travelMax: options.limitSwitches?.max ?? travel,
+  });
   const moves: DecodedMove[] = [];
   let stops = 0;
   let earlyIdleReplies = 0;
@@ -196,6 +209,10 @@ export function createScientificaEmulator(options: ScientificaEmulatorOptions): 
     },
     get earlyIdleReplies() {
       return earlyIdleReplies;
+    },
+    externalStop() {
+      motion.stop();
+      current = undefined;
     },
     motion: () => motion,
     connect(next) {

@@ -227,15 +227,32 @@ describe('Scientifica driver', () => {
     expect(landed).toEqual(target);
   });
 
-  it('a stage that stops short is reported where it stopped after two idle readings', async () => {
+  it("a stage stopped by its controller's own stop is an 'interrupted' error saying where it stopped", async () => {
     const { fx, m } = await open({ version: 3 });
     const move = m.moveTo([START[0] + 1_000, START[1], START[2]], { speed: 100 });
+    move.catch(() => {});
     await fx.clock.runFor(2_000);
-    fx.device.motion().stop(); // e.g. the operator's stop button
-    const p = await fx.run(move);
-    expect(p[0]).toBeGreaterThan(START[0] + 150);
-    expect(p[0]).toBeLessThan(START[0] + 250);
+    fx.device.externalStop(); // the operator's stop button on the control cube
+    const stoppedAt = fx.device.motion().positionAt(fx.clock.now());
+    const err = await fx.expectError(move, ['interrupted']);
+    expect(err.message).toMatch(/stopped short at \(\d+\.\d+, 10000\.00, 5000\.00\) µm, target \(11000\.00, 10000\.00, 5000\.00\)/);
+    expect(err.message).toContain(stoppedAt[0].toFixed(2));
+    expect(stoppedAt[0]).toBeGreaterThan(START[0] + 150);
+    expect(stoppedAt[0]).toBeLessThan(START[0] + 250);
     expect(m.busy).toBe(false);
+    expect(fx.device.stops).toBe(0);
+    const p = await fx.run(m.position());
+    for (let i = 0; i < 3; i++) expect(p[i]).toBeCloseTo(stoppedAt[i], 2);
+  });
+
+  it("a move that runs into the end of travel (a limit switch) is an 'interrupted' error at the switch", async () => {
+    const limitSwitches = { min: [0, 0, 0] as Vec3, max: [START[0] + 500, 25_000, 25_000] as Vec3 };
+    const { fx, m } = await open({ version: 2, limitSwitches });
+    const err = await fx.expectError(m.moveTo([START[0] + 1_000, START[1], START[2]], { speed: 500 }), ['interrupted']);
+    expect(err.message).toMatch(/stopped short at \(10500\.00, 10000\.00, 5000\.00\) µm/);
+    expect(fx.device.motion().positionAt(fx.clock.now())).toEqual([START[0] + 500, START[1], START[2]]);
+    // a move inside the travel still lands
+    expect(await fx.run(m.moveTo([START[0] + 400, START[1], START[2]], { speed: 500 }))).toEqual([START[0] + 400, START[1], START[2]]);
   });
 
   it('a move that overruns its deadline is stopped and reported as a timeout', async () => {
