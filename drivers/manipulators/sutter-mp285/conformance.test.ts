@@ -9,3 +9,11 @@ manipulatorConformance({
   makeEmulator: (clock, start) => createMp285Emulator({ clock, initial: start }),
   open: ({ path, binding, clock, limits }) => openMp285({ path, binding, clock, limits }),
 });
+
+// Some units and USB adapters end every reply CR LF: the driver must pass the same kit.
+manipulatorConformance({
+  name: 'Sutter MP-285 (replies end CR LF)',
+  baudRate: BAUD,
+  makeEmulator: (clock, start) => createMp285Emulator({ clock, initial: start, lineEnding: 'crlf' }),
+  open: ({ path, binding, clock, limits }) => openMp285({ path, binding, clock, limits }),
+});

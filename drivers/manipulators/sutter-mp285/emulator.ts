@@ -2,6 +2,8 @@
  * Sutter MP-285 emulator: the controller box as seen from its RS-232 port.
  * Timing quirk kept: a move is answered only when it has finished. Commands
  * that arrive during a move wait in the box's input buffer, except Ctrl-C.
+ * With `lineEnding: 'crlf'` every reply ends CR LF (the stray LF the driver
+ * must tolerate).
  */
 import type { DeviceIO } from '../../core/emulator-binding.ts';
 import { createMotionModel, type MotionModel } from '../../core/motion-model.ts';
@@ -21,6 +23,8 @@ export interface Mp285EmulatorOptions {
   maxSpeed?: number;
   /** command processing time, ms */
   processingMs?: number;
+  /** 'crlf': every reply's closing CR is followed by an LF, as some units and USB adapters send (default 'cr') */
+  lineEnding?: 'cr' | 'crlf';
 }
 
 /** Payload bytes after the command byte, including the closing CR. */
@@ -48,7 +52,8 @@ export function createMp285Emulator(options: Mp285EmulatorOptions): ManipulatorE
   let moving = false;
   let busyUntilProcessed = false;
 
-  const send = (bytes: Buffer | number[]): void => io?.send(Buffer.from(bytes));
+  const crlf = options.lineEnding === 'crlf';
+  const send = (bytes: Buffer | number[]): void => io?.send(crlf ? Buffer.from([...bytes, LF]) : Buffer.from(bytes));
   const reply = (bytes: Buffer | number[]): void => {
     clock.setTimeout(() => send(bytes), processingMs);
   };
