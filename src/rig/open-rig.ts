@@ -2,7 +2,9 @@
  * Opens every device a rig description names, through one serialport binding
  * (the OS binding on a rig, the emulator binding in simulation), and hands
  * each pipette its manipulator and its channel of the shared pressure box and
- * amplifier bridge. Controllers hosting several drives are opened once.
+ * amplifier bridge. Controllers hosting several drives are opened once, and
+ * each drive handed out must answer a position read (as every single-device
+ * open checks its device), so a missing drive fails at open.
  */
 import type { BindingInterface } from '@serialport/bindings-interface';
 import type { Clock } from '../clock/clock.ts';
@@ -64,6 +66,8 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
             closers.push(() => c.close());
           }
           manipulator = ctl.drive(m.drive, p.limits);
+          // As openMpc325 does: a drive that is not connected fails here, not on its first move.
+          await manipulator.position();
           break;
         }
         case 'scientifica':
@@ -81,6 +85,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
             closers.push(() => c.close());
           }
           manipulator = ctl.manipulator(m.manipulator, p.limits);
+          await manipulator.position();
           break;
         }
       }
