@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { BindingInterface } from '@serialport/bindings-interface';
 import { SerialPortStream } from '@serialport/stream';
-import type { Clock } from '../../src/clock/clock.ts';
+import { sleep, type Clock } from '../../src/clock/clock.ts';
 import type { EmulatedDevice } from './emulator-binding.ts';
 
 export interface PtyExposure {
@@ -31,6 +31,8 @@ export interface PtyOptions {
   binding: BindingInterface;
   /** socat executable */
   socat?: string;
+  /** how long socat may take to create the PTYs, ms on `clock` */
+  startTimeoutMs?: number;
 }
 
 /** socat is a Debian package (apt-get install socat); say so if it is missing. */
@@ -38,12 +40,13 @@ export function socatMissingMessage(): string {
   return 'socat is needed to create a pseudo-terminal pair: apt-get install socat';
 }
 
-async function waitFor(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const started = Date.now();
+/** Poll for `path` on the injected clock (like everything else), until socat creates it, exits or takes too long. */
+async function waitFor(path: string, child: ChildProcess, clock: Clock, timeoutMs: number): Promise<void> {
+  const started = clock.now();
   while (!existsSync(path)) {
     if (child.exitCode !== null) throw new Error(`socat exited with code ${child.exitCode} before creating ${path}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`socat did not create ${path} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    if (clock.now() - started > timeoutMs) throw new Error(`socat did not create ${path} within ${timeoutMs} ms`);
+    await sleep(clock, 20);
   }
 }
 
@@ -55,8 +58,15 @@ export async function exposeOnPty(options: PtyOptions): Promise<PtyExposure> {
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new Error(socatMissingMessage()) : e)),
   );
-  await Promise.race([waitFor(deviceEnd, child, 5000), spawnError]);
-  await waitFor(options.link, child, 5000);
+  const timeoutMs = options.startTimeoutMs ?? 5000;
+  try {
+    await Promise.race([waitFor(deviceEnd, child, options.clock, timeoutMs), spawnError]);
+    await waitFor(options.link, child, options.clock, timeoutMs);
+  } catch (e) {
+    // do not leave a socat behind that never made its PTYs
+    if (child.exitCode === null) child.kill('SIGTERM');
+    throw e;
+  }
 
   const port = new SerialPortStream({ binding: options.binding, path: deviceEnd, baudRate: options.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));

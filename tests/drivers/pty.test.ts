@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
-import { createRealClock } from '../../src/clock/index.ts';
+import { createRealClock, createVirtualClock } from '../../src/clock/index.ts';
 import { exposeOnPty } from '../../drivers/core/pty-bridge.ts';
 import { createMp285Emulator } from '../../drivers/manipulators/sutter-mp285/emulator.ts';
 import { openMp285 } from '../../drivers/manipulators/sutter-mp285/driver.ts';
@@ -37,4 +37,38 @@ describe('device emulator on a pseudo-terminal', () => {
     }
   });
 
+  it('waits for socat on the injected clock, and stops a socat that never makes its PTYs', async () => {
+    // A stand-in for socat that starts and then does nothing (writes its pid first).
+    const dir = mkdtempSync(join(tmpdir(), 'ap-pty-'));
+    const fake = join(dir, 'fake-socat');
+    const pidFile = join(dir, 'pid');
+    writeFileSync(fake, `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 30\n`);
+    chmodSync(fake, 0o755);
+    const clock = createVirtualClock();
+    const device = createMp285Emulator({ clock });
+    const exposing = exposeOnPty({ device, clock, link: join(dir, 'mp285'), baudRate: BAUD, binding: SerialPort.binding, socat: fake });
+    exposing.catch(() => {});
+    // Virtual time stands still until we run it: let the stand-in start first (wall time).
+    const wallMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < 300 && !existsSync(pidFile); i++) await wallMs(10);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    let caught: unknown;
+    try {
+      // 5 s of virtual time pass at once: the wait must be timed on that clock, not the wall's.
+      await clock.runUntilSettled(exposing, 6_000);
+    } catch (e) {
+      caught = e;
+    }
+    expect(String(caught)).toMatch(/did not create .* within 5000 ms/);
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 300 && alive(); i++) await wallMs(10);
+    expect(alive()).toBe(false);
+  });
 });
