@@ -10,7 +10,9 @@
  * detergent and rinse wells outside the prep on its side, so no pipette ever
  * crosses another to clean. Manipulator kinds cycle through every driver
  * (MP-285, MPC-325, PatchStar, SM-10), pressure boxes serve 4 pipettes each,
- * amplifier bridges 2 each (like a MultiClamp 700B).
+ * amplifier bridges 2 each (like a MultiClamp 700B). The physics' tip is
+ * where the stage is, through the mount, plus the world's seeded manipulator
+ * position error (src/sim/stage-error.ts).
  */
 import type { Clock } from '../clock/clock.ts';
 import { createEmulatorBinding, type EmulatorBinding } from '../../drivers/core/emulator-binding.ts';
@@ -28,7 +30,7 @@ import { BAUD as PBOX_BAUD } from '../../drivers/pressure/autopatch-pbox/protoco
 import { createAmpBridgeEmulator, type AmpBridgeEmulator } from '../../drivers/amplifiers/amp-bridge/emulator.ts';
 import { AMP_BRIDGE_BAUD } from '../../drivers/amplifiers/amp-bridge/protocol.ts';
 import { alongAxisToZ } from '../control/paths.ts';
-import { pipetteAxis, toManipulator, toWorld, type Mount, type Vec3 } from '../geometry.ts';
+import { add, pipetteAxis, toManipulator, toWorld, type Mount, type Vec3 } from '../geometry.ts';
 import { createSimWorld } from '../sim/index.ts';
 import type { Preparation, Region, SimWorld } from '../sim/types.ts';
 import type { ManipulatorDriverName, ManipulatorSpec, PipetteSpec, RigConfig } from './config.ts';
@@ -186,11 +188,20 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     binding.attach(path, emulator, { baudRate, logKeep: 200_000 });
     manipulators.set(id, { emulator, unit, path });
 
-    // Physics: the tip follows the stage through the mount; the line pressure comes from the box.
+    // Physics: the tip follows the stage through the mount, off by the seeded position
+    // error (calibration + backlash) that neither the emulator nor the controller knows;
+    // the line pressure comes from the box.
     const sim = world.pipette(id);
     const motion = emulator.motion(unit);
-    sim.bindPosition((t) => toWorld(l.mount, motion.positionAt(t)));
-    motion.observers.push({ beforeChange: (t) => sim.advanceTo(t) });
+    const error = sim.stageError;
+    error.latch(motion.positionAt(clock.now()));
+    sim.bindPosition((t) => add(toWorld(l.mount, error.carriage(motion.positionAt(t))), error.calibrationUm));
+    motion.observers.push({
+      beforeChange: (t) => {
+        sim.advanceTo(t);
+        error.latch(motion.positionAt(t));
+      },
+    });
     const box = pressureBoxes.get(`pbox-${Math.floor(i / 4) + 1}`)!.emulator;
     const ch = i % 4;
     sim.bindPressure((t) => box.pressureAt(ch, t));

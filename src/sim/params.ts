@@ -254,6 +254,15 @@ export interface CleaningParams {
   usePerTouch: number;
 }
 
+export interface StageErrorParams {
+  /** calibration error of a fitted pipette's tip, 1 SD per world axis, µm (normal, clipped) */
+  calibrationSdUm: number;
+  /** the clip, in SDs */
+  calibrationClipSd: number;
+  /** play of each manipulator axis (uniform per axis and manipulator), µm */
+  backlashUm: Range;
+}
+
 export interface PrepParams {
   geometry: GeometryParams;
   population: PopulationParams;
@@ -266,6 +275,7 @@ export interface PrepParams {
   cell: CellParams;
   neuron: NeuronParams;
   cleaning: CleaningParams;
+  stage: StageErrorParams;
 }
 
 const MOhm = 1e6;
@@ -400,6 +410,15 @@ const common: Omit<PrepParams, 'geometry' | 'population'> = {
     usePerSeal: 1,
     usePerWholeCell: 1.5,
     usePerTouch: 0.05,
+  },
+  // physics.md: "manipulator position error of a few µm". The split is ours: a
+  // calibration offset of 2 µm SD per axis (|error| ≈ 3 µm typical, ≤ 6 µm per
+  // axis), plus up to 1 µm of play per axis that makes landings depend on the
+  // direction of approach.
+  stage: {
+    calibrationSdUm: 2,
+    calibrationClipSd: 3,
+    backlashUm: [0, 1],
   },
 };
 

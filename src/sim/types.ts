@@ -7,6 +7,7 @@
  * pressure mbar, electrical SI (V, A, Ω, F), sample rates Hz.
  */
 import type { Vec3 } from '../../drivers/types.ts';
+import type { StageError } from './stage-error.ts';
 
 export type Preparation = 'in-vivo' | 'slice' | 'culture';
 
@@ -41,6 +42,11 @@ export interface SimPipette extends ElectrodePhysics {
   advanceTo(t: number): void;
   /** Ground truth, for tests and benchmarks only — never read by the controller. */
   truth(): PipetteTruth;
+  /**
+   * Manipulator position error (seeded): whoever binds the position applies
+   * it between the stage's encoder position and the tip (stage-error.ts).
+   */
+  readonly stageError: StageError;
 }
 
 export type TipCondition = 'clean' | 'contaminated' | 'clogged' | 'broken';

@@ -9,7 +9,8 @@
  *   pipettes     — [{ id, axis, shaftLengthUm? }]: axis is the unit vector along
  *                  the pipette towards its tip (world frame, geometry.pipetteAxis);
  *                  the shaft (for collisions) runs shaftLengthUm back from the tip.
- *   overrides    — optional: `prep` (deep-partial parameter overrides), `cells`
+ *   overrides    — optional: `prep` (deep-partial parameter overrides, e.g.
+ *                  `stage` for the manipulator position error), `cells`
  *                  (place these cells instead of the random population), `wells`
  *                  (replace the default detergent/rinse wells), `noise: false`
  *                  (noiseless electrical outputs, for exact tests).
@@ -25,6 +26,7 @@ import { createRng } from './rng.ts';
 import { createPopulation, type CellSpec, type SimCell } from './population.ts';
 import { createSpace, defaultWells } from './space.ts';
 import { breakTip } from './glass.ts';
+import { createStageError, type StageError } from './stage-error.ts';
 import { linearCell, neuronRecord } from './neuron.ts';
 import {
   createPipetteModel,
@@ -94,6 +96,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
     return createPipetteModel(root, params, p.id, axis, p.shaftLengthUm ?? params.pipette.defaultShaftLengthUm, space([0, 0, -3000]), emit);
   });
   const byId = new Map(models.map((m) => [m.id, m]));
+  const stageErrors = new Map<string, StageError>(models.map((m) => [m.id, createStageError(root.fork('stage-error').fork(m.id), params.stage)]));
   const colliding = new Set<string>();
 
   const bound = (m: PipetteModel): boolean => m.positionSource !== null;
@@ -242,6 +245,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
     get pipetteCapacitanceF() {
       return m.glass.capacitanceF;
     },
+    stageError: stageErrors.get(m.id)!,
   });
   const apis = new Map(models.map((m) => [m.id, pipetteApi(m)]));
 
@@ -269,6 +273,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
       advance(t);
       stepT = now;
       refit(m, root, params, emit);
+      stageErrors.get(id)!.refit(m.fitting);
     },
     advanceTo: advance,
     observedCells: () => population.observed(),
