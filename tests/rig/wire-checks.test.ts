@@ -5,12 +5,15 @@
  * must be reported; the same session without the fault reports nothing.
  */
 import { describe, expect, it } from 'vitest';
+import { createVirtualClock } from '../../src/clock/index.ts';
+import { createEmulatorBinding, type EmulatedDevice } from '../../drivers/core/emulator-binding.ts';
 import type { PipetteStateName } from '../../src/control/events.ts';
 import { loadPreset } from '../../src/protocol/load.ts';
 import type { RigConfig } from '../../src/rig/config.ts';
 import { checkWire, type SessionEvent, type WireReport } from './wire-checks.ts';
 import { zipCrc32 } from './wire/amp-bridge.ts';
-import type { PortStreams } from './wire/capture.ts';
+import { captureWire, type PortStreams } from './wire/capture.ts';
+import type { SimulatedRig } from '../../src/rig/simulated-rig.ts';
 
 const preset = loadPreset('in-vivo-blind');
 const MP285 = 'sim:mp285';
@@ -345,5 +348,42 @@ describe('end of the session', () => {
     expect(r.rules.map((v) => [v.rule, v.t])).toEqual([['line-on-at-end', 9000]]);
     expect(r.rules[0].detail).toMatch(/on the regulator at 30 mbar when the session ended \(in done\); last command 310.0 VALVE 1 REG/);
     expect(session().pbox(10, 'SET 1 30').pbox(310, 'VALVE 1 REG').pbox(5000, 'VALVE 1 ATM').check(9000).rules).toEqual([]);
+  });
+});
+
+describe('capture', () => {
+  const quiet: EmulatedDevice = { model: 'silent', connect() {}, disconnect() {}, receive() {} };
+  const rig = async (logKeep: number) => {
+    const clock = createVirtualClock();
+    const binding = createEmulatorBinding(clock);
+    binding.attach('sim:a', quiet, { baudRate: 9600, logKeep });
+    const port = await binding.open({ path: 'sim:a', baudRate: 9600 });
+    const capture = captureWire({ binding, paths: () => binding.paths() } as unknown as SimulatedRig, clock);
+    return { clock, port, capture };
+  };
+
+  it('takes a complete log as it is, stamped when the bytes had crossed the line', async () => {
+    const { clock, port, capture } = await rig(Infinity);
+    await port.write(Buffer.from('PING\n'));
+    await clock.runFor(100);
+    const s = capture.streams().get('sim:a')!;
+    expect(s.in.map((c) => [c.t, Buffer.from(c.bytes).toString()])).toEqual([[5 * (10_000 / 9600), 'PING\n']]);
+    expect(capture.disagreements()).toEqual([]);
+  });
+
+  it("falls back on the host's writes where the log keeps only recent entries", async () => {
+    const { clock, port, capture } = await rig(1);
+    for (const line of ['A\n', 'B\n', 'C\n']) {
+      await port.write(Buffer.from(line));
+      await clock.runFor(10);
+    }
+    expect(capture.streams().get('sim:a')!.in.map((c) => Buffer.from(c.bytes).toString())).toEqual(['A\n', 'B\n', 'C\n']);
+  });
+
+  it('reports bytes the host wrote that never reached the device', async () => {
+    const { port, capture } = await rig(Infinity);
+    await port.write(Buffer.from('PING\n'));
+    await port.close(); // before their line time: the device never gets them
+    expect(capture.disagreements()).toEqual(['sim:a']);
   });
 });
