@@ -83,9 +83,9 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
     rigId: db.prepare('SELECT id FROM rigs WHERE name = ?').pluck(),
     session: db.prepare(
       `INSERT INTO sessions (id, rig_id, preset, operator, seed, rig, virtual, pipettes, start_t, start_epoch,
-         status, last_t, last_epoch, writer_host, writer_boot, writer_pid)
+         status, last_t, last_epoch, writer_host, writer_boot, writer_pid, writer_token)
        VALUES (@id, @rigId, @preset, @operator, @seed, @rig, @virtual, @pipettes, @t, @epoch,
-         'running', @t, @epoch, @host, @boot, @pid)`,
+         'running', @t, @epoch, @host, @boot, @pid, @token)`,
     ),
     endSession: db.prepare(
       `UPDATE sessions SET end_t = ?, end_epoch = ?, end_reason = ?, end_detail = ?, status = ? WHERE id = ?`,
@@ -259,7 +259,7 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
         q.session.run({
           id: e.sessionId, rigId, preset: e.preset, operator: e.operator, seed: e.seed, rig: e.rig,
           virtual: e.virtual ? 1 : 0, pipettes: JSON.stringify(e.pipettes), t: e.t, epoch: e.epochMs,
-          host: writer.host, boot: writer.boot, pid: writer.pid,
+          host: writer.host, boot: writer.boot, pid: writer.pid, token: writer.token,
         });
         session = e.sessionId;
         startedHere.add(e.sessionId);

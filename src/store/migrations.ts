@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.ts';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './schema.ts';
-import { writerMayBeAlive } from './writer-identity.ts';
+import { removeStaleWriterLocks, writerMayBeAlive } from './writer-identity.ts';
 
 export interface OpenOptions {
   /** create the file when it does not exist (default true) */
@@ -255,19 +255,31 @@ interface RunningSession {
   writer_host: string | null;
   writer_boot: string | null;
   writer_pid: number | null;
+  /** absent before schema 2 */
+  writer_token?: string | null;
+}
+
+function deadWriterSessions(db: Database.Database, dbPath: string): RunningSession[] {
+  // SELECT *: the migration machinery's tests recover stores of other schemas
+  const running = db.prepare("SELECT * FROM sessions WHERE status = 'running'").all() as RunningSession[];
+  return running.filter(
+    (s) => !writerMayBeAlive({ host: s.writer_host, boot: s.writer_boot, pid: s.writer_pid, token: s.writer_token ?? null }, dbPath),
+  );
+}
+
+/** Sessions still marked `running` whose writer is gone (read-only: changes nothing). */
+export function sessionsWithDeadWriters(db: Database.Database, dbPath: string): string[] {
+  return deadWriterSessions(db, dbPath).map((s) => s.id);
 }
 
 /**
  * Sessions still `running` whose writer is gone were cut short (crash, kill,
- * power loss): mark them interrupted, ending at their last committed row.
+ * power loss): mark them interrupted, ending at their last committed row, and
+ * delete the lock files dead writers left.
  */
-export function recoverInterruptedSessions(db: Database.Database): string[] {
-  const running = db
-    .prepare("SELECT id, writer_host, writer_boot, writer_pid FROM sessions WHERE status = 'running'")
-    .all() as RunningSession[];
-  const dead = running.filter(
-    (s) => !writerMayBeAlive({ host: s.writer_host, boot: s.writer_boot, pid: s.writer_pid }),
-  );
+export function recoverInterruptedSessions(db: Database.Database, dbPath: string): string[] {
+  const dead = deadWriterSessions(db, dbPath);
+  removeStaleWriterLocks(dbPath);
   if (dead.length === 0) return [];
   const mark = db.prepare(
     `UPDATE sessions SET status = 'interrupted', end_t = last_t, end_epoch = last_epoch,
@@ -338,7 +350,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
     const current = facts !== null && facts.version === latest && facts.applicationId === APPLICATION_ID;
     if (!current) migrate(path, db, migrations, latest);
     if (options.recover !== false) {
-      const recovered = recoverInterruptedSessions(db);
+      const recovered = recoverInterruptedSessions(db, path);
       if (recovered.length) options.onRecovered?.(recovered);
     }
   } catch (err) {

@@ -227,12 +227,24 @@ CREATE TABLE session_stats (
 ) WITHOUT ROWID;
 `;
 
+const V2 = `
+-- random per writer; its lock file (writer-identity.ts) tells a live writer from a dead one
+ALTER TABLE sessions ADD COLUMN writer_token TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'initial schema',
     up: (db) => {
       db.exec(V1);
+    },
+  },
+  {
+    version: 2,
+    description: 'writer tokens',
+    up: (db) => {
+      db.exec(V2);
     },
   },
 ];

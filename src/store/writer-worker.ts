@@ -17,6 +17,7 @@ import type { RigEvent } from '../control/events.ts';
 import { StoreError } from './errors.ts';
 import { createIngestor, type BatchCounters, type Ingestor } from './ingest.ts';
 import { openDatabase } from './migrations.ts';
+import { currentWriter, holdWriterLock, type WriterLock } from './writer-identity.ts';
 import type { FromWorker, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
 if (!parentPort) throw new Error('writer-worker.ts must run in a worker thread');
@@ -47,12 +48,23 @@ function start(): void {
     }
   }
   let db: Database.Database;
+  let lock: WriterLock;
   let recovered: string[] = [];
   try {
     db = openDatabase(config.path, { synchronous: config.synchronous, onRecovered: (ids) => (recovered = ids) });
-    db.pragma('wal_autocheckpoint = 0');
   } catch (err) {
     send({ type: 'open-failed', error: serialize(err) });
+    port.close();
+    return;
+  }
+  try {
+    db.pragma('wal_autocheckpoint = 0');
+    // held while this writer lives, so other processes see its sessions as live (writer-identity.ts)
+    lock = holdWriterLock(config.path, currentWriter().token as string);
+  } catch (err) {
+    db.close();
+    const e = new StoreError(config.path, 'io', `cannot take the writer lock next to the database (${(err as Error).message})`, { cause: err });
+    send({ type: 'open-failed', error: serialize(e) });
     port.close();
     return;
   }
@@ -146,6 +158,11 @@ function start(): void {
           db.close();
         } catch (err) {
           error = serialize(err);
+        }
+        try {
+          lock.release();
+        } catch {
+          // the kernel drops it when this thread's connections close; a later open deletes the file
         }
         send({ type: 'closed', id: msg.id, interrupted, ...(error ? { error } : {}) });
         port.close();

@@ -88,7 +88,11 @@ describe('openDatabase', () => {
     const path = fresh();
     const v1 = MIGRATIONS.slice(0, 1);
     const db1 = openDatabase(path, { migrations: v1 });
-    createIngestor(db1).applyBatch([sessionStarted('old-session'), tpEvent('p1', 10, 5e6)]);
+    // a session as the version-1 writer stored it
+    db1.prepare(
+      `INSERT INTO sessions (id, preset, operator, rig, virtual, pipettes, start_t, start_epoch, status, last_t, last_epoch)
+       VALUES ('old-session', 'slice-test', 'tester', 'rig', 1, '["p1"]', 0, 0, 'completed', 10, 10)`,
+    ).run();
     db1.close();
     const v2: Migration[] = [
       ...v1,
@@ -179,7 +183,7 @@ describe('openDatabase', () => {
     const db = openDatabase(pristine);
     const events = reportFixtureEvents();
     for (let i = 0; i < 60; i++) events.push(sweepEvent('p1', 'd1', stimSweep(i, ramp(4000, 1e-3, i), ramp(4000, 1e-12)), 1_000_000 + i));
-    createIngestor(db, { writer: { host: 'crashed-host', boot: null, pid: 9 } }).applyBatch([...events, sessionStarted('crashed', 2_000_000, { epochMs: 2e12 })]);
+    createIngestor(db, { writer: { host: 'crashed-host', boot: null, pid: 9, token: null } }).applyBatch([...events, sessionStarted('crashed', 2_000_000, { epochMs: 2e12 })]);
     db.close();
     const pageSize = 16384;
     const pages = readFileSync(pristine).length / pageSize;
@@ -227,7 +231,7 @@ describe('openDatabase', () => {
   it('marks sessions whose writer is gone as interrupted at their last committed row, and leaves live ones alone', () => {
     const path = fresh();
     const db = openDatabase(path);
-    const deadWriter = { host: 'another-host', boot: null, pid: 1 };
+    const deadWriter = { host: 'another-host', boot: null, pid: 1, token: null };
     createIngestor(db, { writer: deadWriter }).applyBatch([sessionStarted('crashed', 0), tpEvent('p1', 1500, 5e6)]);
     createIngestor(db).applyBatch([sessionStarted('live', 2000, { epochMs: 1e12 })]);
     db.close();

@@ -218,7 +218,7 @@ describe('store writer', () => {
   it('reports sessions it marked interrupted when it opened the store', async () => {
     const path = fresh();
     const db = openDatabase(path);
-    createIngestor(db, { writer: { host: 'elsewhere', boot: null, pid: 4 } }).applyBatch([sessionStarted('old', 0)]);
+    createIngestor(db, { writer: { host: 'elsewhere', boot: null, pid: 4, token: null } }).applyBatch([sessionStarted('old', 0)]);
     db.close();
     const writer = await openStoreWriter({ path });
     expect(writer.stats().recovered).toEqual(['old']);
