@@ -19,6 +19,7 @@ import {
   type PositionDecimation,
   type ReadingDecimation,
 } from './decimation.ts';
+import { encodeEvent } from './rejected.ts';
 import { float32ToBlob } from './sweeps.ts';
 import { currentWriter, type WriterIdentity } from './writer-identity.ts';
 
@@ -46,7 +47,12 @@ export interface BatchResult {
 }
 
 export interface Ingestor {
-  /** store events in one transaction; an event that cannot be stored is rejected alone and logged */
+  /**
+   * store events in one transaction; an event that cannot be stored is rejected
+   * alone, kept whole in rejected_events and logged. If the transaction fails as
+   * a whole (disk full, I/O error) it throws, and what the ingestor remembered
+   * from the batch is forgotten, as the database forgot it.
+   */
   applyBatch(events: readonly RigEvent[], counters?: Partial<BatchCounters>): BatchResult;
   /** the session events are currently attributed to */
   currentSession(): string | null;
@@ -142,6 +148,8 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
       'INSERT INTO faults (session_id, pipette_id, device, kind, message, t, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     log: db.prepare('INSERT INTO logs (session_id, level, pipette_id, message, t, epoch) VALUES (?, ?, ?, ?, ?, ?)'),
+    rejected: db.prepare('INSERT INTO rejected_events (session_id, type, t, epoch, error, event) VALUES (?, ?, ?, ?, ?, ?)'),
+    sessionStatus: db.prepare('SELECT status FROM sessions WHERE id = ?').pluck(),
     stat: db.prepare(
       `INSERT INTO session_stats (session_id, name, value) VALUES (?, ?, ?)
        ON CONFLICT(session_id, name) DO UPDATE SET value = excluded.value`,
@@ -263,8 +271,7 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
         });
         session = e.sessionId;
         startedHere.add(e.sessionId);
-        readings = createReadingDecimator(options.readings ?? DEFAULT_READING_DECIMATION);
-        positions = createPositionDecimator(options.positions ?? DEFAULT_POSITION_DECIMATION);
+        freshDecimators();
         for (const p of e.pipettes) ensurePipette(p);
         return 1;
       }
@@ -391,30 +398,63 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
   // nested db.transaction = SAVEPOINT: a bad event rolls back alone and the batch goes on
   const applyOneSaved = db.transaction(applyOne);
 
+  const freshDecimators = (): void => {
+    readings = createReadingDecimator(options.readings ?? DEFAULT_READING_DECIMATION);
+    positions = createPositionDecimator(options.positions ?? DEFAULT_POSITION_DECIMATION);
+  };
+
+  /**
+   * A transaction failed as a whole: drop everything cached from it, so later
+   * batches neither point at rows it rolled back (a session started in it) nor
+   * store what it held back (decimated readings) or counted (stats).
+   */
+  const forgetRolledBack = (): void => {
+    knownPipettes.clear();
+    attemptRows.clear();
+    stats.clear();
+    dirtyStats.clear();
+    touched.clear();
+    const status = (id: string): string | undefined => q.sessionStatus.get(id) as string | undefined;
+    for (const id of startedHere) if (status(id) === undefined) startedHere.delete(id);
+    for (const id of ended) if (status(id) === undefined || status(id) === 'running') ended.delete(id);
+    if (session !== null && status(session) === undefined) session = null;
+    freshDecimators();
+  };
+
+  const applyAll = (events: readonly RigEvent[], counters: Partial<BatchCounters> | undefined, result: BatchResult): void => {
+    db.transaction(() => {
+      for (const e of events) {
+        try {
+          applyOneSaved(e);
+          result.stored++;
+          if (e.type === 'sweep') result.sampleBytes += e.sweep.response.byteLength + (e.sweep.stimulus?.samples.byteLength ?? 0);
+        } catch (err) {
+          const message = (err as Error).message;
+          // caches may name rows the savepoint just rolled back
+          knownPipettes.clear();
+          attemptRows.clear();
+          result.rejected.push({ type: e.type, error: message });
+          bump('events_received');
+          bump('events_rejected');
+          q.rejected.run(session, e.type, e.t, e.epochMs, message, encodeEvent(e));
+          q.log.run(session, 'error', null, `store: could not store a ${e.type} event (kept in rejected_events): ${message}`, e.t, e.epochMs);
+        }
+      }
+      // back-pressure happened while these events were written: count it with their session
+      applyCounters(counters);
+      finishBatch();
+    })();
+  };
+
   return {
     applyBatch(events, counters) {
       const result: BatchResult = { stored: 0, rejected: [], sampleBytes: 0 };
-      db.transaction(() => {
-        for (const e of events) {
-          try {
-            applyOneSaved(e);
-            result.stored++;
-            if (e.type === 'sweep') result.sampleBytes += e.sweep.response.byteLength + (e.sweep.stimulus?.samples.byteLength ?? 0);
-          } catch (err) {
-            const message = (err as Error).message;
-            // caches may name rows the savepoint just rolled back
-            knownPipettes.clear();
-            attemptRows.clear();
-            result.rejected.push({ type: e.type, error: message });
-            bump('events_received');
-            bump('events_rejected');
-            q.log.run(session, 'error', null, `store: could not store a ${e.type} event: ${message}`, e.t, e.epochMs);
-          }
-        }
-        // back-pressure happened while these events were written: count it with their session
-        applyCounters(counters);
-        finishBatch();
-      })();
+      try {
+        applyAll(events, counters, result);
+      } catch (err) {
+        forgetRolledBack();
+        throw err;
+      }
       return result;
     },
     currentSession: () => session,

@@ -173,7 +173,9 @@ function openForCheck(path: string): Database.Database {
 }
 
 type IntegrityRow = { quick_check: string };
-const problemsOf = (rows: IntegrityRow[]): string[] => rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+/** quick_check's findings, each on one line */
+const problemsOf = (rows: IntegrityRow[]): string[] =>
+  rows.map((r) => r.quick_check).filter((m) => m !== 'ok').map((m) => m.replace(/\s*\n\s*/g, ' '));
 
 /**
  * Every b-tree page and the freelist, but not the pages that only carry sweep

@@ -230,6 +230,18 @@ CREATE TABLE session_stats (
 const V2 = `
 -- random per writer; its lock file (writer-identity.ts) tells a live writer from a dead one
 ALTER TABLE sessions ADD COLUMN writer_token TEXT;
+
+-- events the store could not file, kept whole with the reason (ingest.ts: rejected alone, the batch goes on)
+CREATE TABLE rejected_events (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT,                    -- the session it arrived in; no foreign key, that row may be what failed
+  type TEXT NOT NULL,
+  t REAL NOT NULL,
+  epoch REAL NOT NULL,
+  error TEXT NOT NULL,
+  event TEXT NOT NULL                 -- the RigEvent as JSON; float32 arrays as {"float32": base64 of LE bytes}
+);
+CREATE INDEX rejected_by_session ON rejected_events(session_id, t);
 `;
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -242,7 +254,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'writer tokens',
+    description: 'writer tokens, rejected events',
     up: (db) => {
       db.exec(V2);
     },
