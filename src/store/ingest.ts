@@ -30,12 +30,26 @@ export interface IngestOptions {
   writer?: WriterIdentity;
 }
 
-/** Caller-side counters delivered with a batch (back-pressure happens before the worker). */
-export interface BatchCounters {
+/** What the writer shed on the caller's side (back-pressure happens before the worker). */
+export interface ShedCounts {
   droppedTestpulseSweeps: number;
   droppedReadings: number;
   droppedPositions: number;
   backpressureEpisodes: number;
+}
+
+/**
+ * Shed counts that happened just before event `at` of the batch (`at` =
+ * events.length: after the last), so each is credited to the session the
+ * shed events belonged to even when a session starts in the same batch.
+ */
+export interface CounterMark extends ShedCounts {
+  at: number;
+}
+
+/** Caller-side counters delivered with a batch. */
+export interface BatchCounters {
+  marks: CounterMark[];
   queuePeakBytes: number;
   queuePeakEvents: number;
 }
@@ -369,14 +383,11 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
     if (!prev || e.t > prev.t) touched.set(session, { t: e.t, epoch: e.epochMs });
   };
 
-  const applyCounters = (c: Partial<BatchCounters> | undefined): void => {
-    if (!c) return;
-    bump('backpressure_dropped_testpulse_sweeps', c.droppedTestpulseSweeps ?? 0);
-    bump('backpressure_dropped_readings', c.droppedReadings ?? 0);
-    bump('backpressure_dropped_positions', c.droppedPositions ?? 0);
-    bump('backpressure_episodes', c.backpressureEpisodes ?? 0);
-    peak('queue_peak_bytes', c.queuePeakBytes ?? 0);
-    peak('queue_peak_events', c.queuePeakEvents ?? 0);
+  const applyShed = (c: ShedCounts): void => {
+    bump('backpressure_dropped_testpulse_sweeps', c.droppedTestpulseSweeps);
+    bump('backpressure_dropped_readings', c.droppedReadings);
+    bump('backpressure_dropped_positions', c.droppedPositions);
+    bump('backpressure_episodes', c.backpressureEpisodes);
   };
 
   const finishBatch = (): void => {
@@ -422,8 +433,15 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
   };
 
   const applyAll = (events: readonly RigEvent[], counters: Partial<BatchCounters> | undefined, result: BatchResult): void => {
+    const marks = [...(counters?.marks ?? [])].sort((a, b) => a.at - b.at);
+    let nextMark = 0;
+    /** credit the shed counts made before event `index` to the session current there */
+    const shedBefore = (index: number): void => {
+      while (nextMark < marks.length && marks[nextMark].at <= index) applyShed(marks[nextMark++]);
+    };
     db.transaction(() => {
-      for (const e of events) {
+      for (const [index, e] of events.entries()) {
+        shedBefore(index);
         try {
           applyOneSaved(e);
           result.stored++;
@@ -440,8 +458,9 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
           q.log.run(session, 'error', null, `store: could not store a ${e.type} event (kept in rejected_events): ${message}`, e.t, e.epochMs);
         }
       }
-      // back-pressure happened while these events were written: count it with their session
-      applyCounters(counters);
+      shedBefore(Infinity);
+      peak('queue_peak_bytes', counters?.queuePeakBytes ?? 0);
+      peak('queue_peak_events', counters?.queuePeakEvents ?? 0);
       finishBatch();
     })();
   };

@@ -34,9 +34,6 @@ const send = (msg: FromWorker): void => port.postMessage(msg);
 
 type Batch = Extract<ToWorker, { type: 'batch' }>;
 
-function zeroCounters(): BatchCounters {
-  return { droppedTestpulseSweeps: 0, droppedReadings: 0, droppedPositions: 0, backpressureEpisodes: 0, queuePeakBytes: 0, queuePeakEvents: 0 };
-}
 
 function start(): void {
   if (config.nice > 0 && process.platform === 'linux') {
@@ -97,19 +94,17 @@ function start(): void {
   const drain = (): void => {
     while (queue.length > 0) {
       const events: RigEvent[] = [];
-      const counters = zeroCounters();
+      const counters: BatchCounters = { marks: [], queuePeakBytes: 0, queuePeakEvents: 0 };
       let bytes = 0;
       let batches = 0;
       while (queue.length > 0 && (events.length === 0 || bytes < config.maxTransactionBytes)) {
         const b = queue.shift() as Batch;
         batches++;
         attachRingSamples(b);
+        // positions of shed counts are per batch: shift them to this transaction's event list
+        for (const m of b.counters.marks) counters.marks.push({ ...m, at: events.length + m.at });
         for (const e of b.events) events.push(e);
         bytes += b.bytes;
-        counters.droppedTestpulseSweeps += b.counters.droppedTestpulseSweeps;
-        counters.droppedReadings += b.counters.droppedReadings;
-        counters.droppedPositions += b.counters.droppedPositions;
-        counters.backpressureEpisodes += b.counters.backpressureEpisodes;
         counters.queuePeakBytes = Math.max(counters.queuePeakBytes, b.counters.queuePeakBytes);
         counters.queuePeakEvents = Math.max(counters.queuePeakEvents, b.counters.queuePeakEvents);
       }

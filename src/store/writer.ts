@@ -38,7 +38,7 @@ import {
 } from './decimation.ts';
 import { StoreError } from './errors.ts';
 import { createSampleRing, type SampleRing } from './sample-ring.ts';
-import type { BatchCounters } from './ingest.ts';
+import type { CounterMark, ShedCounts } from './ingest.ts';
 import { defaultDbPath } from './paths.ts';
 import type { FromWorker, RingRef, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
@@ -191,13 +191,14 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
   let lastT = 0;
   let episode: DropCounts = { testpulseSweeps: 0, testpulseReadings: 0, positions: 0 };
   let criticalWarned = false;
-  const counters: BatchCounters = {
-    droppedTestpulseSweeps: 0,
-    droppedReadings: 0,
-    droppedPositions: 0,
-    backpressureEpisodes: 0,
-    queuePeakBytes: 0,
-    queuePeakEvents: 0,
+  const noShed = (): ShedCounts => ({ droppedTestpulseSweeps: 0, droppedReadings: 0, droppedPositions: 0, backpressureEpisodes: 0 });
+  /** shed since the last event queued; becomes a mark at the queue position where it happened */
+  let shed = noShed();
+  let marks: CounterMark[] = [];
+  const markShed = (): void => {
+    if (shed.droppedTestpulseSweeps + shed.droppedReadings + shed.droppedPositions + shed.backpressureEpisodes === 0) return;
+    marks.push({ at: queue.length, ...shed });
+    shed = noShed();
   };
   const shedCount = new Map<string, number>();
   const flushWaiters = new Map<number, Waiter>();
@@ -260,7 +261,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
     if (!stats.shedding && (stats.pendingBytes > highWaterBytes || stats.pendingEvents > highWaterEvents)) {
       stats.shedding = true;
       stats.backpressureEpisodes++;
-      counters.backpressureEpisodes++;
+      shed.backpressureEpisodes++;
       episode = { testpulseSweeps: 0, testpulseReadings: 0, positions: 0 };
       shedCount.clear();
       backpressure({ kind: 'shedding-started', t: lastT, pendingBytes: stats.pendingBytes, pendingEvents: stats.pendingEvents });
@@ -279,27 +280,25 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
 
   const post = (): void => {
     postScheduled = false;
-    if (queue.length === 0) return;
     if (phase === 'failed' || phase === 'closed') return;
-    counters.queuePeakBytes = stats.peakPendingBytes;
-    counters.queuePeakEvents = stats.peakPendingEvents;
-    const msg: ToWorker = { type: 'batch', events: queue, refs, bytes: queueBytes, counters: { ...counters } };
+    markShed();
+    // shed counts go even with no event to carry them (a tail of shed events, then flush or close)
+    if (queue.length === 0 && marks.length === 0) return;
+    const counters = { marks, queuePeakBytes: stats.peakPendingBytes, queuePeakEvents: stats.peakPendingEvents };
+    const msg: ToWorker = { type: 'batch', events: queue, refs, bytes: queueBytes, counters };
     const buffers = transfer;
     postedRegions.push(regionsInBatch);
     queue = [];
     refs = [];
+    marks = [];
     regionsInBatch = 0;
     transfer = [];
     queueBytes = 0;
-    counters.droppedTestpulseSweeps = 0;
-    counters.droppedReadings = 0;
-    counters.droppedPositions = 0;
-    counters.backpressureEpisodes = 0;
     setRef(true);
     worker.postMessage(msg, buffers);
   };
 
-  const dropCounterName: Record<SheddableKind, 'droppedTestpulseSweeps' | 'droppedReadings' | 'droppedPositions'> = {
+  const dropCounterName: Record<SheddableKind, Exclude<keyof ShedCounts, 'backpressureEpisodes'>> = {
     testpulseSweeps: 'droppedTestpulseSweeps',
     testpulseReadings: 'droppedReadings',
     positions: 'droppedPositions',
@@ -421,10 +420,15 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
       if (kind !== null && stats.shedding && shouldShed(kind, event)) {
         stats.dropped[kind]++;
         episode[kind]++;
-        counters[dropCounterName[kind]]++;
+        shed[dropCounterName[kind]]++;
+        if (!postScheduled) {
+          postScheduled = true;
+          queueMicrotask(post);
+        }
         return;
       }
       const bytes = eventBytes(event);
+      markShed();
       queue.push(toWire(event));
       queueBytes += bytes;
       stats.pendingEvents++;

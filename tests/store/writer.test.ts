@@ -271,6 +271,41 @@ describe('back-pressure', () => {
     db.close();
   });
 
+  it('stores the shed counts of a tail of shed events, with nothing after them but a flush', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 1000 });
+    writer.write(sessionStarted('T', 0));
+    for (let i = 0; i < 20; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    // the next turn: the worker has not caught up, so every test-pulse sweep written now is shed and nothing is queued
+    await Promise.resolve();
+    for (let i = 20; i < 50; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    const dropped = writer.stats().dropped.testpulseSweeps;
+    expect(dropped).toBeGreaterThan(30);
+    await writer.flush();
+    const reader = openDatabase(path, { readonly: true });
+    expect(sessionStats(reader, 'T').backpressure_dropped_testpulse_sweeps).toBe(dropped);
+    reader.close();
+    await writer.close();
+  });
+
+  it('credits shed events to the session they were written in, even when the next one starts in the same batch', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 5 });
+    writer.write(sessionStarted('first', 0));
+    for (let i = 0; i < 40; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    const shedInFirst = writer.stats().dropped.testpulseSweeps;
+    expect(shedInFirst).toBeGreaterThan(0);
+    writer.write(sessionEnded('first', 500));
+    writer.write(sessionStarted('second', 600, { epochMs: EPOCH0 + 600 }));
+    writer.write(ev('log', 610, { level: 'info', pipetteId: null, message: 'second session running' }));
+    await writer.close();
+    const db = openDatabase(path, { readonly: true });
+    expect(sessionStats(db, 'first')).toMatchObject({ backpressure_dropped_testpulse_sweeps: shedInFirst, backpressure_episodes: 1 });
+    expect(sessionStats(db, 'second').backpressure_dropped_testpulse_sweeps).toBeUndefined();
+    expect(sessionStats(db, 'second').backpressure_episodes).toBeUndefined();
+    db.close();
+  });
+
   it('keeps critical events past the hard limit and says so', async () => {
     const path = fresh();
     const notices: BackpressureEvent[] = [];
