@@ -74,6 +74,8 @@ export interface Ingestor {
   interruptOpenSessions(detail: string): string[];
   /** readings counted by decimation but not yet attached to a stored row */
   pendingSummarised(): number;
+  /** store the readings decimation holds back (flush: everything written so far is on disk) */
+  storeHeldReadings(): void;
 }
 
 type Stats = Map<string, number>;
@@ -490,5 +492,16 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
       return out;
     },
     pendingSummarised: () => readings.pendingSummarised(),
+    storeHeldReadings() {
+      try {
+        db.transaction(() => {
+          flushReadings();
+          finishBatch();
+        })();
+      } catch (err) {
+        forgetRolledBack();
+        throw err;
+      }
+    },
   };
 }

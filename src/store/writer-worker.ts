@@ -141,6 +141,11 @@ function start(): void {
         break;
       case 'flush':
         drain();
+        try {
+          ingest.storeHeldReadings(); // "flushed" means every reading written so far is stored, not held
+        } catch (err) {
+          send({ type: 'failed', batches: 0, events: 0, bytes: 0, error: serialize(err) });
+        }
         send({ type: 'flushed', id: msg.id });
         break;
       case 'close': {

@@ -132,6 +132,27 @@ describe('store writer', () => {
     await writer.close();
   });
 
+  it('flush stores the test-pulse readings decimation was holding back', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path });
+    writer.write(sessionStarted('H', 0));
+    // steady R at 50 Hz: the first is kept, the next ones are held back (2 Hz at most while nothing changes)
+    for (let i = 0; i < 5; i++) writer.write(tpEvent('p1', 20 * i, 8e6));
+    await writer.flush();
+    const reader = openDatabase(path, { readonly: true });
+    const rows = reader.prepare('SELECT t, summarised FROM testpulse_readings WHERE session_id = ? ORDER BY t').all('H');
+    // the last one written is on disk, standing for the 3 before it that were not kept
+    expect(rows).toEqual([{ t: 0, summarised: 0 }, { t: 80, summarised: 3 }]);
+    reader.close();
+    // decimation goes on from there: readings after the flush are counted from the stored one
+    for (let i = 5; i < 8; i++) writer.write(tpEvent('p1', 20 * i, 8e6));
+    await writer.close();
+    const db = openDatabase(path, { readonly: true });
+    const all = db.prepare('SELECT t, summarised FROM testpulse_readings WHERE session_id = ? ORDER BY t').all('H') as Array<{ summarised: number }>;
+    expect(all.reduce((n, r) => n + 1 + r.summarised, 0)).toBe(8);
+    db.close();
+  });
+
   it('keeps the WAL bounded when a slow session commits many small transactions', async () => {
     // Each small commit rewrites whole pages (rows, indexes, counters); checkpointing by bytes of events alone let the WAL grow without bound.
     const walAfter = async (checkpointCommits: number): Promise<{ wal: number; checkpoints: number; rows: number }> => {
