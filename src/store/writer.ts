@@ -22,8 +22,10 @@
  *     ('critical-backlog'): memory grows rather than the record losing data.
  *   - Every shed event is counted (stats().dropped, and per session in the
  *     session_stats table), and each episode is reported through
- *     `onBackpressure` when it starts and when it ends, with its counts, so the
- *     supervisor can log it. Callbacks run on a microtask, never inside write().
+ *     `onBackpressure` when it starts and when it ends, with its counts.
+ *     `backpressureToLog` turns those reports into `log` warn events for the
+ *     rig's event sink (run.ts), so they reach the store and the dashboard.
+ *     Callbacks run on a microtask, never inside write().
  *   - If the worker fails (disk full, crash), the events it could not commit
  *     are counted in stats().lost and reported through `onError`.
  */
@@ -75,6 +77,35 @@ export type BackpressureEvent =
   | { kind: 'shedding-started'; t: number; pendingBytes: number; pendingEvents: number }
   | { kind: 'shedding-stopped'; t: number; pendingBytes: number; pendingEvents: number; dropped: DropCounts }
   | { kind: 'critical-backlog'; t: number; pendingBytes: number; pendingEvents: number };
+
+/** The `log` event an episode report becomes (without the sink's time stamps). */
+export interface BackpressureLog {
+  type: 'log';
+  level: 'warn';
+  pipetteId: null;
+  message: string;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export function describeBackpressure(e: BackpressureEvent): string {
+  switch (e.kind) {
+    case 'shedding-started':
+      return `store: back-pressure: ${e.pendingEvents} events (${mb(e.pendingBytes)}) written but not yet on disk; thinning test-pulse sweeps, readings and positions until it clears`;
+    case 'shedding-stopped':
+      return (
+        `store: back-pressure cleared; shed ${e.dropped.testpulseSweeps} test-pulse sweeps, ${e.dropped.testpulseReadings} readings ` +
+        `and ${e.dropped.positions} positions (counted in the session's stats)`
+      );
+    case 'critical-backlog':
+      return `store: ${mb(e.pendingBytes)} of events waiting for the disk, past the hard limit; critical events are still all kept (memory grows)`;
+  }
+}
+
+/** An onBackpressure that reports every episode start and end as a `log` warn event through `emit`. */
+export function backpressureToLog(emit: (event: BackpressureLog) => void): (e: BackpressureEvent) => void {
+  return (e) => emit({ type: 'log', level: 'warn', pipetteId: null, message: describeBackpressure(e) });
+}
 
 export interface StoreWriterStats {
   /** write() calls */

@@ -5,7 +5,9 @@ import type { AttemptRecord, RigEvent } from '../../src/control/events.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
 import { createIngestor } from '../../src/store/ingest.ts';
 import { StoreError } from '../../src/store/errors.ts';
-import { createStoreWriter, openStoreWriter, type BackpressureEvent } from '../../src/store/writer.ts';
+import { backpressureToLog, createStoreWriter, openStoreWriter, type BackpressureEvent } from '../../src/store/writer.ts';
+import { createEventSink } from '../../src/control/event-sink.ts';
+import { createVirtualClock } from '../../src/clock/index.ts';
 import { getSession, listAttempts, listTransitions, sessionStats } from '../../src/store/queries.ts';
 import { listSweeps } from '../../src/store/sweeps.ts';
 import { EPOCH0, ramp, sessionEnded, sessionStarted, stimSweep, sweepEvent, tempDir, tpEvent, tpSweep } from './helpers.ts';
@@ -324,6 +326,32 @@ describe('back-pressure', () => {
     expect(sessionStats(db, 'first')).toMatchObject({ backpressure_dropped_testpulse_sweeps: shedInFirst, backpressure_episodes: 1 });
     expect(sessionStats(db, 'second').backpressure_dropped_testpulse_sweeps).toBeUndefined();
     expect(sessionStats(db, 'second').backpressure_episodes).toBeUndefined();
+    db.close();
+  });
+
+  it('reports each episode as a warn event on the rig\'s event sink, which reaches the store like any event', async () => {
+    const path = fresh();
+    const sink = createEventSink(createVirtualClock({ startEpochMs: EPOCH0 }));
+    const seen: RigEvent[] = [];
+    sink.subscribe((e) => seen.push(e)); // the dashboard's view
+    // wired as autopatch run wires it
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 5, onBackpressure: backpressureToLog((e) => sink.emit(e)) });
+    sink.subscribe((e) => writer.write(e));
+    sink.emit({ type: 'session.started', sessionId: 'W', preset: 'slice-test', pipettes: ['p1'], seed: 1, rig: 'r', operator: 'o', virtual: true, limits: { durationMs: null, maxAttempts: null } });
+    for (let i = 0; i < 40; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i));
+    const shed = writer.stats().dropped.testpulseSweeps;
+    await writer.flush();
+    await Promise.resolve(); // the report of the episode's end
+    await writer.close();
+    const warnings = seen.filter((e): e is Extract<RigEvent, { type: 'log' }> => e.type === 'log' && e.level === 'warn');
+    expect(warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^store: back-pressure: 1[1-9] events .* thinning test-pulse sweeps, readings and positions/),
+      `store: back-pressure cleared; shed ${shed} test-pulse sweeps, 0 readings and 0 positions (counted in the session's stats)`,
+    ]);
+    const db = openDatabase(path, { readonly: true });
+    expect(db.prepare("SELECT session_id, message FROM logs WHERE level = 'warn' ORDER BY id").all()).toEqual(
+      warnings.map((w) => ({ session_id: 'W', message: w.message })),
+    );
     db.close();
   });
 

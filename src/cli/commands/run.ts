@@ -14,7 +14,7 @@ import { parseOptions, UsageError } from '../options.ts';
 import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { listPresets } from '../../protocol/load.ts';
-import { openStoreWriter, type StoreWriter } from '../../store/writer.ts';
+import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
 import { createSqliteArchive } from '../../store/archive.ts';
@@ -146,9 +146,11 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     }
   };
   try {
+    // back-pressure episodes become warn events of the rig, so the store and the dashboard have them
+    let rigSink: SimulatedLab['sink'] | null = null;
     const writer: StoreWriter = await openStoreWriter({
       path: opts.db,
-      onBackpressure: (b) => io.stderr(`store: ${b.kind} (${JSON.stringify(b)})\n`),
+      onBackpressure: backpressureToLog((e) => rigSink?.emit(e)),
       onError: (e) => io.stderr(`store: ${e.message}\n`),
     });
     closers.push(() => writer.close());
@@ -166,6 +168,7 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     });
     closers.push(() => lab.close());
     lab.sink.subscribe((e: RigEvent) => writer.write(e));
+    rigSink = lab.sink;
     if (!opts.quiet) {
       lab.sink.subscribe((e: RigEvent) => {
         if (e.type === 'fault') io.stderr(`fault: ${e.pipetteId ?? 'rig'} ${e.device}: ${e.message}\n`);
