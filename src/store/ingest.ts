@@ -104,10 +104,10 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
     rig: db.prepare('INSERT INTO rigs (name, virtual, first_epoch) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING'),
     rigId: db.prepare('SELECT id FROM rigs WHERE name = ?').pluck(),
     session: db.prepare(
-      `INSERT INTO sessions (id, rig_id, preset, operator, seed, rig, virtual, pipettes, start_t, start_epoch,
-         status, last_t, last_epoch, writer_host, writer_boot, writer_pid, writer_token)
-       VALUES (@id, @rigId, @preset, @operator, @seed, @rig, @virtual, @pipettes, @t, @epoch,
-         'running', @t, @epoch, @host, @boot, @pid, @token)`,
+      `INSERT INTO sessions (id, rig_id, preset, operator, seed, hardware, preset_settings, rig, virtual, pipettes, start_t,
+         start_epoch, status, last_t, last_epoch, writer_host, writer_boot, writer_pid, writer_token)
+       VALUES (@id, @rigId, @preset, @operator, @seed, @hardware, @presetSettings, @rig, @virtual, @pipettes, @t,
+         @epoch, 'running', @t, @epoch, @host, @boot, @pid, @token)`,
     ),
     endSession: db.prepare(
       `UPDATE sessions SET end_t = ?, end_epoch = ?, end_reason = ?, end_detail = ?, status = ? WHERE id = ?`,
@@ -282,6 +282,8 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
         const rigId = q.rigId.get(e.rig) as number;
         q.session.run({
           id: e.sessionId, rigId, preset: e.preset, operator: e.operator, seed: e.seed, rig: e.rig,
+          hardware: e.hardware ? JSON.stringify(e.hardware) : null,
+          presetSettings: e.presetSettings ? JSON.stringify(e.presetSettings) : null,
           virtual: e.virtual ? 1 : 0, pipettes: JSON.stringify(e.pipettes), t: e.t, epoch: e.epochMs,
           host: writer.host, boot: writer.boot, pid: writer.pid, token: writer.token,
         });

@@ -43,11 +43,12 @@ export function reportAsTable(r: StoreReport): string {
   out.push('\nSessions\n');
   out.push(
     renderTable(
-      ['session', 'preset', 'operator', 'status', 'start (UTC)', 'duration', 'pipettes', 'attempts', 'recorded', 'cells/h', '≥2 simult.', 'med seal GΩ', 'med Ra MΩ'],
+      ['session', 'preset', 'operator', 'seed', 'status', 'start (UTC)', 'duration', 'pipettes', 'attempts', 'recorded', 'cells/h', '≥2 simult.', 'med seal GΩ', 'med Ra MΩ'],
       r.sessions.map((s) => [
         s.id,
         s.preset,
         s.operator,
+        s.seed === null ? '—' : String(s.seed),
         s.status,
         isoMinute(s.startEpochMs),
         duration(s.durationS),
@@ -61,6 +62,26 @@ export function reportAsTable(r: StoreReport): string {
       ]),
     ),
   );
+  for (const s of r.sessions) {
+    if (!s.hardware?.length) continue;
+    out.push(`\nHardware of ${s.id} (${s.rig})\n`);
+    out.push(
+      renderTable(
+        ['pipette', 'manipulator', 'port', 'pressure', 'port', 'ch', 'amplifier', 'port', 'ch'],
+        s.hardware.map((h) => [
+          h.pipetteId,
+          h.manipulator.unit === null ? h.manipulator.driver : `${h.manipulator.driver} #${h.manipulator.unit}`,
+          h.manipulator.path,
+          h.pressure.driver,
+          h.pressure.path,
+          String(h.pressure.channel),
+          h.amplifier.driver,
+          h.amplifier.path,
+          String(h.amplifier.channel),
+        ]),
+      ),
+    );
+  }
   const dropped = r.sessions.filter(
     (s) => (s.stats.backpressure_dropped_testpulse_sweeps ?? 0) + (s.stats.backpressure_dropped_readings ?? 0) + (s.stats.backpressure_dropped_positions ?? 0) > 0,
   );
@@ -173,8 +194,13 @@ export function reportAsCsv(r: StoreReport): string {
   };
   for (const s of r.sessions) {
     for (const [k, v] of Object.entries(s)) {
-      if (k === 'id' || k === 'stats') continue;
+      if (k === 'id' || k === 'stats' || k === 'hardware') continue;
       put('sessions', s.id, k, v);
+    }
+    for (const h of s.hardware ?? []) {
+      for (const device of ['manipulator', 'pressure', 'amplifier'] as const) {
+        for (const [k, v] of Object.entries(h[device])) put('hardware', s.id, `${h.pipetteId}.${device}.${k}`, v);
+      }
     }
     for (const [k, v] of Object.entries(s.stats)) put('session_stats', s.id, k, v);
   }

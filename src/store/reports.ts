@@ -4,6 +4,7 @@
  * the dashboard's sessions page.
  */
 import type Database from 'better-sqlite3';
+import type { PipetteHardwareInfo } from '../control/events.ts';
 import {
   cellsPerHour,
   failureReasons,
@@ -40,6 +41,8 @@ export interface SessionSummary {
   rig: string;
   virtual: boolean;
   seed: number | null;
+  /** each pipette's devices, when the session recorded them */
+  hardware: PipetteHardwareInfo[] | null;
   status: StoredSession['status'];
   endReason: string | null;
   startEpochMs: number;
@@ -111,6 +114,7 @@ function summarize(
     rig: s.rig,
     virtual: s.virtual,
     seed: s.seed,
+    hardware: s.hardware,
     status: s.status,
     endReason: s.endReason,
     startEpochMs: s.startEpochMs,

@@ -43,7 +43,7 @@ describe('report command', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toMatch(/autopatch report — 1 session\n/);
-    expect(out).toMatch(/^B\s+vivo-test\s+hand\s+aborted\s+2026-01-02 00:00\s+30m00s\s+2\s+2\+1\s+1\s+2\.00\s+0\.0%/m);
+    expect(out).toMatch(/^B\s+vivo-test\s+hand\s+7\s+aborted\s+2026-01-02 00:00\s+30m00s\s+2\s+2\+1\s+1\s+2\.00\s+0\.0%/m);
     expect(out).toMatch(/^approached\s+1\s+50\.0%\s+50\.0%$/m);
     expect(out).toMatch(/^pipette-broken\s+1\s+100\.0%\s+descent 1$/m);
     expect(out).toMatch(/^needsPipette\s+25m00s\s+41\.7%\s+1$/m); // 1500 s of 3600 pipette-seconds

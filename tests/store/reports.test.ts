@@ -6,7 +6,8 @@ import { attemptTimelines, buildReport, compareSessions } from '../../src/store/
 import { distribution, maxOverlap } from '../../src/store/report-figures.ts';
 import { createSqliteArchive } from '../../src/store/archive.ts';
 import { formatReport } from '../../src/store/report-format.ts';
-import { reportFixtureEvents } from './fixtures/report-sessions.ts';
+import { reportFixtureEvents, SESSION_A_HARDWARE } from './fixtures/report-sessions.ts';
+import { getSession } from '../../src/store/queries.ts';
 import { tempDir } from './helpers.ts';
 
 const tmp = tempDir();
@@ -149,6 +150,30 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
     const onlyA = buildReport(db, ['A']);
     expect(onlyA.funnel.counts).toEqual({ approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
     expect(() => buildReport(db, ['nope'])).toThrow(/no session "nope"/);
+  });
+
+  it('records each session\'s seed and hardware, and shows them in the session section', () => {
+    const raw = db.prepare('SELECT id, seed, hardware FROM sessions ORDER BY id').all() as Array<{ id: string; seed: number; hardware: string | null }>;
+    expect(raw.map((r) => [r.id, r.seed, r.hardware === null ? null : JSON.parse(r.hardware)])).toEqual([
+      ['A', 7, SESSION_A_HARDWARE],
+      ['B', 7, null],
+    ]);
+    expect(getSession(db, 'A')?.hardware).toEqual(SESSION_A_HARDWARE);
+    const r = buildReport(db);
+    expect(r.sessions.map((s) => [s.id, s.seed, s.hardware])).toEqual([['A', 7, SESSION_A_HARDWARE], ['B', 7, null]]);
+    const table = formatReport(r, 'table');
+    expect(table).toMatch(/^A\s+slice-test\s+hand\s+7\s+completed/m);
+    expect(table).toContain('Hardware of A (fixture rig)');
+    expect(table).not.toContain('Hardware of B');
+    expect(table).toMatch(/^p2\s+sutter-mpc325 #2\s+\/dev\/ttyUSB1\s+autopatch-pbox\s+\/dev\/ttyACM0\s+1\s+amp-bridge\s+\/dev\/ttyACM1\s+1$/m);
+    const csv = formatReport(r, 'csv').split('\n');
+    expect(csv).toContain('sessions,A,seed,7');
+    expect(csv).toContain('hardware,A,p3.manipulator.driver,scientifica');
+    expect(csv).toContain('hardware,A,p2.manipulator.unit,2');
+    expect(csv).toContain('hardware,A,p1.amplifier.channel,0');
+    expect(csv.filter((l) => l.startsWith('hardware,'))).toHaveLength(3 * 3 * 3);
+    expect(csv.some((l) => l.startsWith('sessions,A,hardware'))).toBe(false);
+    expect(JSON.parse(formatReport(r, 'json')).sessions[0].hardware).toEqual(SESSION_A_HARDWARE);
   });
 
   it('per-attempt timelines, including an attempt cut short by the session end', () => {
