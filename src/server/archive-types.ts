@@ -26,7 +26,9 @@ export interface SessionSummary {
   /** 'completed' | 'aborted' | 'estop' | 'duration' | 'error' | … as the session ended, null while running */
   endReason: string | null;
   pipettes: string[];
+  /** ended attempts (as the report's funnel counts them); attempts still open or cut short are `unfinished` */
   attempts: number;
+  unfinished: number;
   wholeCell: number;
   recorded: number;
 }
@@ -64,10 +66,29 @@ export interface SessionReport {
   failureReasons: Array<{ reason: string; count: number }>;
   /** recorded cells per hour of session time */
   cellsPerHour: number;
-  /** trials with ≥ 2 simultaneous whole-cell recordings; `definition` says what a trial is */
-  simultaneous: { trials: number; atLeastTwo: number; rate: number | null; definition: string };
-  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, timeToSeal s */
-  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'timeToSeal', Distribution | null>;
+  /**
+   * ≥ 2 simultaneous whole-cell recordings. By round: trials and successes;
+   * `roundMode` and `definition` say how rounds were formed ('independent':
+   * by attempt index only). By time (right in any mode): episodes with ≥ 2
+   * pipettes in whole-cell or record, their total seconds, and the share of
+   * whole-cell attempts that overlapped another pipette's.
+   */
+  simultaneous: {
+    trials: number;
+    atLeastTwo: number;
+    rate: number | null;
+    roundMode: 'synchronized' | 'independent';
+    definition: string;
+    episodes: number;
+    episodeSeconds: number;
+    wholeCellAttempts: number;
+    overlappingAttempts: number;
+    overlapShare: number | null;
+  };
+  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, vrest V, timeToSeal s */
+  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'vrest' | 'timeToSeal', Distribution | null>;
+  /** of the attempts that reached whole-cell, those that broke in spontaneously */
+  spontaneousBreakIn: { attempts: number; spontaneous: number; rate: number | null };
   /** recorded cells with their passive figures and IPFX e-features (SI units) */
   cells: RecordedCellView[];
 }

@@ -21,8 +21,8 @@ import {
   qualityOf,
   recordedCells,
   simultaneousWholeCell,
+  roundModeOf,
   timePerState,
-  TRIAL_DEFINITION,
   type Distribution,
   type FunnelFigures,
 } from './report-figures.ts';
@@ -70,6 +70,7 @@ function info(m: SweepMeta): SweepInfo {
 interface SummaryRow {
   id: string;
   attempts: number;
+  unfinished: number;
   whole_cell: number;
   recorded: number;
 }
@@ -87,12 +88,14 @@ function summary(s: StoredSession, row: SummaryRow | undefined): SessionSummary 
     endReason: s.endReason,
     pipettes: s.pipettes,
     attempts: row?.attempts ?? 0,
+    unfinished: row?.unfinished ?? 0,
     wholeCell: row?.whole_cell ?? 0,
     recorded: row?.recorded ?? 0,
   };
 }
 
-const SUMMARY_SQL = `SELECT session_id AS id, count(*) AS attempts,
+// attempts = ended ones, as funnelOf counts them (open ones are unfinished)
+const SUMMARY_SQL = `SELECT session_id AS id, sum(status = 'ended') AS attempts, sum(status = 'open') AS unfinished,
     sum(status = 'ended' AND stage_reached IN ('wholeCell', 'recorded')) AS whole_cell,
     sum(status = 'ended' AND stage_reached = 'recorded') AS recorded
   FROM attempts WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id`;
@@ -138,15 +141,28 @@ export function createSqliteArchive(db: Database.Database): SessionArchive {
         timePerState: perState,
         failureReasons: failureReasons(attempts).map((f) => ({ reason: f.reason, count: f.count })),
         cellsPerHour: cellsPerHour([s], attempts).perHour ?? 0,
-        simultaneous: { trials: sim.trials, atLeastTwo: sim.successes, rate: sim.rate, definition: TRIAL_DEFINITION },
+        simultaneous: {
+          trials: sim.trials,
+          atLeastTwo: sim.successes,
+          rate: sim.rate,
+          roundMode: roundModeOf(s),
+          definition: sim.definition,
+          episodes: sim.episodes,
+          episodeSeconds: sim.episodeSeconds,
+          wholeCellAttempts: sim.wholeCellAttempts,
+          overlappingAttempts: sim.overlappingAttempts,
+          overlapShare: sim.overlapShare,
+        },
         quality: {
           peakSeal: dist(q.seal),
           ra: dist(q.ra),
           rm: dist(q.rm),
           cm: dist(q.cm),
           ihold: dist(q.ihold),
+          vrest: dist(q.vrest),
           timeToSeal: dist(q.timeToSeal),
         },
+        spontaneousBreakIn: q.spontaneousBreakIn,
         cells: recordedCells(attempts).map(({ attemptId, pipetteId, ra, rm, cm, vrest, features }) => ({ attemptId, pipetteId, ra, rm, cm, vrest, features })),
       };
     },

@@ -15,18 +15,33 @@
  * - Whole-cell interval of an attempt: from its first transition into
  *   `wholeCell` or `record` to the pipette's next transition into any other
  *   state (or the attempt's / session's end).
- * - Trial (for the "≥ 2 simultaneous whole-cell" rate): round k of a session
- *   is the k-th attempt of each pipette (attempts ordered by start). A round
- *   is a trial when at least two pipettes took part (a round of one cannot
- *   test simultaneity). A trial succeeds when the whole-cell intervals of at
- *   least two of its attempts overlap in time (touching ends do not overlap).
+ * - ≥ 2 simultaneous whole-cell, by time (right however the pipettes were
+ *   coordinated): an episode is a maximal stretch of session time during
+ *   which at least two pipettes are in whole-cell or record at once (their
+ *   whole-cell intervals overlap; touching ends do not); the report gives the
+ *   number of episodes, their total time, and the share of attempts that
+ *   reached whole-cell whose whole-cell interval overlapped that of an
+ *   attempt on another pipette.
+ * - ≥ 2 simultaneous whole-cell, by round: round k of a session is the k-th
+ *   attempt of each pipette (attempts ordered by start). A round is a trial
+ *   when at least two pipettes took part (a round of one cannot test
+ *   simultaneity); it succeeds when the whole-cell intervals of at least two
+ *   of its attempts overlap. This is the Multipatcher's trial when the preset
+ *   runs synchronized rounds (`coordination.synchronized_rounds`: every
+ *   pipette starts its k-th attempt together). Otherwise pipettes run
+ *   independently and round k only groups attempts by index: its attempts need
+ *   not have run at the same time, and overlaps across rounds are missed; the
+ *   figures by time are the ones to read. Sessions that did not record their
+ *   preset's settings count as independent.
  * - Failure reasons: ended attempts whose outcome is not `recorded`, grouped
  *   by failureReason (null → the outcome, e.g. 'aborted', or 'unknown'),
  *   ranked by count, ties by name.
  * - Cells per hour: attempts that reached `recorded`, per hour of session
  *   time (clock time, end − start).
  * - Quality distributions: over ended attempts where the figure is known;
- *   quartiles by linear interpolation between order statistics.
+ *   quartiles by linear interpolation between order statistics. Spontaneous
+ *   break-in: the share of ended attempts that reached whole-cell whose
+ *   break-in happened by itself, before any suction pulse.
  */
 import { FUNNEL, PIPETTE_STATES, type FunnelStage } from '../control/events.ts';
 import type { StoredAttempt, StoredSession, StoredTransition } from './queries.ts';
@@ -204,10 +219,41 @@ export function maxOverlap(intervals: readonly Interval[]): number {
   return best;
 }
 
-/** One-line statement of what a trial is, for reports. */
-export const TRIAL_DEFINITION =
-  'trial = round k of a session (the k-th attempt of each pipette) with at least 2 pipettes taking part; ' +
-  'success = whole-cell intervals (wholeCell/record states) of at least 2 of its attempts overlap in time';
+/** How a session's pipettes were coordinated, as its stored preset says (a missing flag = independent). */
+export type RoundMode = 'synchronized' | 'independent';
+/** Over several sessions: 'mixed' when they differ. */
+export type RoundsOf = RoundMode | 'mixed' | 'none';
+
+export function roundModeOf(s: StoredSession): RoundMode {
+  const coordination = s.presetSettings?.coordination as Record<string, unknown> | undefined;
+  return coordination?.synchronized_rounds === true ? 'synchronized' : 'independent';
+}
+
+export function roundsOf(sessions: readonly StoredSession[]): RoundsOf {
+  const modes = new Set(sessions.map(roundModeOf));
+  if (modes.size === 0) return 'none';
+  return modes.size > 1 ? 'mixed' : [...modes][0];
+}
+
+/** One-line statement of what a round-based trial is, for reports: says plainly when rounds are only attempt indexes. */
+export function roundDefinition(mode: RoundsOf): string {
+  const success = 'success = whole-cell intervals (wholeCell/record states) of at least 2 of its attempts overlap in time';
+  switch (mode) {
+    case 'synchronized':
+      return `trial = round k of a session: every pipette's k-th attempt, started together (synchronized rounds), with at least 2 pipettes taking part; ${success}`;
+    case 'independent':
+    case 'none':
+      return (
+        `by attempt index: the pipettes ran independently, so round k is just the k-th attempt of each pipette, whose attempts need not have run at the same time (see the figures by time); ` +
+        `trial = such a round with at least 2 pipettes taking part; ${success}`
+      );
+    case 'mixed':
+      return (
+        `round k = the k-th attempt of each pipette: started together in sessions with synchronized rounds, by attempt index only in the others (see the figures by time); ` +
+        `trial = a round with at least 2 pipettes taking part; ${success}`
+      );
+  }
+}
 
 export interface Trial {
   sessionId: string;
@@ -219,7 +265,20 @@ export interface Trial {
   maxSimultaneous: number;
 }
 
+/** A maximal stretch of time with ≥ 2 pipettes in whole-cell or record. */
+export interface Episode {
+  sessionId: string;
+  /** clock ms */
+  start: number;
+  end: number;
+  /** most pipettes in whole-cell at one instant of it */
+  maxPipettes: number;
+  /** the pipettes in whole-cell at some point of it */
+  pipettes: string[];
+}
+
 export interface SimultaneousFigures {
+  /** by round (see roundMode / definition) */
   trials: number;
   /** trials with ≥ 2 overlapping whole-cell recordings */
   successes: number;
@@ -227,6 +286,17 @@ export interface SimultaneousFigures {
   /** number of trials by their maxSimultaneous */
   byMax: Record<number, number>;
   detail: Trial[];
+  /** how the rounds were formed */
+  roundMode: RoundsOf;
+  definition: string;
+  /** by time: episodes with ≥ 2 pipettes in whole-cell or record, and their total length, s */
+  episodes: number;
+  episodeSeconds: number;
+  episodeDetail: Episode[];
+  /** attempts that reached whole-cell, and those whose whole-cell interval overlapped another pipette's */
+  wholeCellAttempts: number;
+  overlappingAttempts: number;
+  overlapShare: number | null;
 }
 
 export function simultaneousWholeCell(
@@ -270,7 +340,78 @@ export function simultaneousWholeCell(
   const successes = detail.filter((t) => t.maxSimultaneous >= 2).length;
   const byMax: Record<number, number> = {};
   for (const t of detail) byMax[t.maxSimultaneous] = (byMax[t.maxSimultaneous] ?? 0) + 1;
-  return { trials: detail.length, successes, rate: detail.length ? successes / detail.length : null, byMax, detail };
+  const mode = roundsOf(sessions);
+  const byTime = simultaneityByTime(sessions, attempts, intervals);
+  return {
+    trials: detail.length,
+    successes,
+    rate: detail.length ? successes / detail.length : null,
+    byMax,
+    detail,
+    roundMode: mode,
+    definition: roundDefinition(mode),
+    ...byTime,
+  };
+}
+
+interface Timed extends Interval {
+  pipetteId: string;
+}
+
+/** Episodes of ≥ 2 pipettes in whole-cell, and which attempts overlapped another pipette's, per session. */
+function simultaneityByTime(
+  sessions: readonly StoredSession[],
+  attempts: readonly StoredAttempt[],
+  intervals: ReadonlyMap<string, Interval>,
+): Pick<SimultaneousFigures, 'episodes' | 'episodeSeconds' | 'episodeDetail' | 'wholeCellAttempts' | 'overlappingAttempts'> & { overlapShare: number | null } {
+  const episodeDetail: Episode[] = [];
+  let wholeCellAttempts = 0;
+  let overlappingAttempts = 0;
+  for (const s of sessions) {
+    const mine: Timed[] = [];
+    for (const a of attempts) {
+      if (a.sessionId !== s.id) continue;
+      const iv = intervals.get(`${s.id}\0${a.attemptId}`);
+      if (iv) mine.push({ ...iv, pipetteId: a.pipetteId });
+    }
+    wholeCellAttempts += mine.length;
+    overlappingAttempts += mine.filter((x) => mine.some((y) => y.pipetteId !== x.pipetteId && y.start < x.end && x.start < y.end)).length;
+    episodeDetail.push(...episodesOf(s.id, mine));
+  }
+  const episodeSeconds = episodeDetail.reduce((sum, e) => sum + (e.end - e.start) / 1000, 0);
+  return {
+    episodes: episodeDetail.length,
+    episodeSeconds,
+    episodeDetail,
+    wholeCellAttempts,
+    overlappingAttempts,
+    overlapShare: wholeCellAttempts ? overlappingAttempts / wholeCellAttempts : null,
+  };
+}
+
+/**
+ * Maximal stretches with ≥ 2 intervals open. All changes at one instant are
+ * applied before looking, so one interval ending where another starts neither
+ * counts as an overlap nor splits an episode.
+ */
+function episodesOf(sessionId: string, intervals: readonly Timed[]): Episode[] {
+  const live = intervals.filter((iv) => iv.end > iv.start);
+  const times = [...new Set(live.flatMap((iv) => [iv.start, iv.end]))].sort((a, b) => a - b);
+  const out: Episode[] = [];
+  let open: Episode | null = null;
+  for (const t of times) {
+    const inside = live.filter((iv) => iv.start <= t && t < iv.end);
+    if (inside.length >= 2) {
+      if (open === null) open = { sessionId, start: t, end: t, maxPipettes: 0, pipettes: [] };
+      open.maxPipettes = Math.max(open.maxPipettes, new Set(inside.map((iv) => iv.pipetteId)).size);
+      open.pipettes = [...new Set([...open.pipettes, ...inside.map((iv) => iv.pipetteId)])].sort();
+    } else if (open !== null) {
+      open.end = t;
+      out.push(open);
+      open = null;
+    }
+  }
+  return out;
 }
 
 export interface Distribution {
@@ -303,6 +444,13 @@ export function distribution(values: ReadonlyArray<number | null>): Distribution
   };
 }
 
+/** Of the ended attempts that reached whole-cell, how many broke in spontaneously. */
+export interface BreakInShare {
+  attempts: number;
+  spontaneous: number;
+  rate: number | null;
+}
+
 /** SI units: Ω, Ω, Ω, F, A, V, Ω, s. */
 export interface QualityFigures {
   seal: Distribution;
@@ -313,12 +461,18 @@ export interface QualityFigures {
   vrest: Distribution;
   r0: Distribution;
   timeToSeal: Distribution;
+  spontaneousBreakIn: BreakInShare;
 }
+
+const WHOLE_CELL_STAGES = new Set<string>(['wholeCell', 'recorded']);
 
 export function qualityOf(attempts: readonly StoredAttempt[]): QualityFigures {
   const ended = attempts.filter((a) => a.status === 'ended');
   const of = (pick: (a: StoredAttempt) => number | null): Distribution => distribution(ended.map(pick));
+  const brokeIn = ended.filter((a) => a.stageReached !== null && WHOLE_CELL_STAGES.has(a.stageReached));
+  const spontaneous = brokeIn.filter((a) => a.spontaneousBreakIn).length;
   return {
+    spontaneousBreakIn: { attempts: brokeIn.length, spontaneous, rate: brokeIn.length ? spontaneous / brokeIn.length : null },
     seal: of((a) => a.peakSeal),
     ra: of((a) => a.ra),
     rm: of((a) => a.rm),
