@@ -1,7 +1,8 @@
 /**
  * What the dashboard needs from storage for the sessions page and the sweep
- * viewer. The SQLite store implements it; the server only reads through it.
- * Methods may answer synchronously (better-sqlite3) or with a promise.
+ * viewer. The SQLite store implements it (in a worker thread of its own, so
+ * the server's thread, which is the control loop's, never runs SQLite); the
+ * server only reads through it. Every method answers with a promise.
  * `null` means "no such session/attempt/sweep" and becomes a 404.
  *
  * Units are SI as everywhere at boundaries: Ω, F, A, V, s (durations in
@@ -9,8 +10,6 @@
  */
 import type { ClampMode } from '../../drivers/types.ts';
 import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
-
-type MaybePromise<T> = T | Promise<T>;
 
 export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';
 
@@ -146,12 +145,12 @@ export interface SweepData {
 }
 
 export interface SessionArchive {
-  /** newest first */
-  listSessions(options: { limit: number }): MaybePromise<SessionSummary[]>;
-  sessionReport(sessionId: string): MaybePromise<SessionReport | null>;
+  /** newest first, at most `limit` (the store caps it at 1000) */
+  listSessions(options: { limit: number }): Promise<SessionSummary[]>;
+  sessionReport(sessionId: string): Promise<SessionReport | null>;
   /** ended attempts of a session with their state timelines, oldest first; null = unknown session */
-  attempts(sessionId: string): MaybePromise<AttemptTimeline[] | null>;
+  attempts(sessionId: string): Promise<AttemptTimeline[] | null>;
   /** sweeps recorded during an attempt, in order; null = unknown attempt */
-  sweepsOfAttempt(attemptId: string): MaybePromise<SweepInfo[] | null>;
-  sweep(sweepId: number): MaybePromise<SweepData | null>;
+  sweepsOfAttempt(attemptId: string): Promise<SweepInfo[] | null>;
+  sweep(sweepId: number): Promise<SweepData | null>;
 }

@@ -29,7 +29,7 @@ export interface StoredSession {
   lastEpochMs: number;
 }
 
-interface SessionRowDb {
+export interface SessionRowDb {
   id: string;
   preset: string;
   operator: string;
@@ -51,7 +51,7 @@ interface SessionRowDb {
   last_epoch: number;
 }
 
-function sessionFromRow(r: SessionRowDb): StoredSession {
+export function sessionFromRow(r: SessionRowDb): StoredSession {
   return {
     id: r.id,
     preset: r.preset,

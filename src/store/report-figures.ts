@@ -363,7 +363,7 @@ function simultaneityByTime(
   sessions: readonly StoredSession[],
   attempts: readonly StoredAttempt[],
   intervals: ReadonlyMap<string, Interval>,
-): Pick<SimultaneousFigures, 'episodes' | 'episodeSeconds' | 'episodeDetail' | 'wholeCellAttempts' | 'overlappingAttempts'> & { overlapShare: number | null } {
+): Pick<SimultaneousFigures, 'episodes' | 'episodeSeconds' | 'episodeDetail' | 'wholeCellAttempts' | 'overlappingAttempts' | 'overlapShare'> {
   const episodeDetail: Episode[] = [];
   let wholeCellAttempts = 0;
   let overlappingAttempts = 0;
@@ -375,8 +375,9 @@ function simultaneityByTime(
       if (iv) mine.push({ ...iv, pipetteId: a.pipetteId });
     }
     wholeCellAttempts += mine.length;
-    overlappingAttempts += mine.filter((x) => mine.some((y) => y.pipetteId !== x.pipetteId && y.start < x.end && x.start < y.end)).length;
-    episodeDetail.push(...episodesOf(s.id, mine));
+    const swept = sweepWholeCell(s.id, mine);
+    overlappingAttempts += swept.overlapping;
+    episodeDetail.push(...swept.episodes);
   }
   const episodeSeconds = episodeDetail.reduce((sum, e) => sum + (e.end - e.start) / 1000, 0);
   return {
@@ -390,28 +391,46 @@ function simultaneityByTime(
 }
 
 /**
- * Maximal stretches with ≥ 2 intervals open. All changes at one instant are
- * applied before looking, so one interval ending where another starts neither
- * counts as an overlap nor splits an episode.
+ * One pass over a session's whole-cell intervals in time order: the maximal
+ * stretches with ≥ 2 pipettes inside, and the intervals that were inside
+ * during one. All changes at one instant are applied before looking, so an
+ * interval ending where another starts neither overlaps it nor splits an
+ * episode.
  */
-function episodesOf(sessionId: string, intervals: readonly Timed[]): Episode[] {
-  const live = intervals.filter((iv) => iv.end > iv.start);
-  const times = [...new Set(live.flatMap((iv) => [iv.start, iv.end]))].sort((a, b) => a - b);
-  const out: Episode[] = [];
-  let open: Episode | null = null;
-  for (const t of times) {
-    const inside = live.filter((iv) => iv.start <= t && t < iv.end);
-    if (inside.length >= 2) {
-      if (open === null) open = { sessionId, start: t, end: t, maxPipettes: 0, pipettes: [] };
-      open.maxPipettes = Math.max(open.maxPipettes, new Set(inside.map((iv) => iv.pipetteId)).size);
-      open.pipettes = [...new Set([...open.pipettes, ...inside.map((iv) => iv.pipetteId)])].sort();
+function sweepWholeCell(sessionId: string, intervals: readonly Timed[]): { episodes: Episode[]; overlapping: number } {
+  const points: Array<{ t: number; iv: Timed; starts: boolean }> = [];
+  for (const iv of intervals) {
+    if (iv.end <= iv.start) continue;
+    points.push({ t: iv.start, iv, starts: true }, { t: iv.end, iv, starts: false });
+  }
+  points.sort((a, b) => a.t - b.t);
+  const active = new Set<Timed>();
+  const perPipette = new Map<string, number>();
+  const overlapped = new Set<Timed>();
+  const episodes: Episode[] = [];
+  let open: (Episode & { seen: Set<string> }) | null = null;
+  for (let i = 0; i < points.length; ) {
+    const t = points[i].t;
+    for (; i < points.length && points[i].t === t; i++) {
+      const { iv, starts } = points[i];
+      const n = (perPipette.get(iv.pipetteId) ?? 0) + (starts ? 1 : -1);
+      if (n === 0) perPipette.delete(iv.pipetteId);
+      else perPipette.set(iv.pipetteId, n);
+      if (starts) active.add(iv);
+      else active.delete(iv);
+    }
+    if (perPipette.size >= 2) {
+      for (const iv of active) overlapped.add(iv);
+      open ??= { sessionId, start: t, end: t, maxPipettes: 0, pipettes: [], seen: new Set() };
+      open.maxPipettes = Math.max(open.maxPipettes, perPipette.size);
+      for (const p of perPipette.keys()) open.seen.add(p);
     } else if (open !== null) {
-      open.end = t;
-      out.push(open);
+      const { seen, ...episode } = open;
+      episodes.push({ ...episode, end: t, pipettes: [...seen].sort() });
       open = null;
     }
   }
-  return out;
+  return { episodes, overlapping: overlapped.size };
 }
 
 export interface Distribution {

@@ -18,17 +18,12 @@ import { StoreError } from './errors.ts';
 import { createIngestor, type BatchCounters, type Ingestor } from './ingest.ts';
 import { openDatabase } from './migrations.ts';
 import { currentWriter, holdWriterLock, type WriterLock } from './writer-identity.ts';
-import type { FromWorker, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
+import { serializeError, type SerializedError } from './worker-errors.ts';
+import type { FromWorker, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
 if (!parentPort) throw new Error('writer-worker.ts must run in a worker thread');
 const port: MessagePort = parentPort;
-const config = workerData as WorkerConfig;
-
-function serialize(err: unknown): SerializedError {
-  if (err instanceof StoreError) return { name: err.name, message: err.message, problem: err.problem, file: err.file };
-  const e = err as Error;
-  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
-}
+const config = (workerData as { config: WorkerConfig }).config;
 
 const send = (msg: FromWorker): void => port.postMessage(msg);
 
@@ -50,7 +45,7 @@ function start(): void {
   try {
     db = openDatabase(config.path, { synchronous: config.synchronous, onRecovered: (ids) => (recovered = ids) });
   } catch (err) {
-    send({ type: 'open-failed', error: serialize(err) });
+    send({ type: 'open-failed', error: serializeError(err) });
     port.close();
     return;
   }
@@ -61,7 +56,7 @@ function start(): void {
   } catch (err) {
     db.close();
     const e = new StoreError(config.path, 'io', `cannot take the writer lock next to the database (${(err as Error).message})`, { cause: err });
-    send({ type: 'open-failed', error: serialize(e) });
+    send({ type: 'open-failed', error: serializeError(e) });
     port.close();
     return;
   }
@@ -119,7 +114,7 @@ function start(): void {
         }
         send({ type: 'committed', batches, events: events.length, bytes, rejected: result.rejected, checkpointed });
       } catch (err) {
-        send({ type: 'failed', batches, events: events.length, bytes, error: serialize(err) });
+        send({ type: 'failed', batches, events: events.length, bytes, error: serializeError(err) });
       }
     }
   };
@@ -144,7 +139,7 @@ function start(): void {
         try {
           ingest.storeHeldReadings(); // "flushed" means every reading written so far is stored, not held
         } catch (err) {
-          send({ type: 'failed', batches: 0, events: 0, bytes: 0, error: serialize(err) });
+          send({ type: 'failed', batches: 0, events: 0, bytes: 0, error: serializeError(err) });
         }
         send({ type: 'flushed', id: msg.id });
         break;
@@ -157,7 +152,7 @@ function start(): void {
           checkpoint('TRUNCATE');
           db.close();
         } catch (err) {
-          error = serialize(err);
+          error = serializeError(err);
         }
         try {
           lock.release();

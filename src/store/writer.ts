@@ -38,11 +38,11 @@ import {
   type PositionDecimation,
   type ReadingDecimation,
 } from './decimation.ts';
-import { StoreError } from './errors.ts';
 import { createSampleRing, type SampleRing } from './sample-ring.ts';
 import type { CounterMark, ShedCounts } from './ingest.ts';
 import { defaultDbPath } from './paths.ts';
-import type { FromWorker, RingRef, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
+import { reviveError } from './worker-errors.ts';
+import type { FromWorker, RingRef, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
 export interface StoreWriterOptions {
   /** database file (default: `AUTOPATCH_DB` or data/autopatch.sqlite in the repo) */
@@ -150,19 +150,9 @@ export interface StoreWriter {
   readonly ready: Promise<void>;
 }
 
-const WORKER_URL = new URL('./writer-worker-boot.mjs', import.meta.url);
+const WORKER_URL = new URL('./worker-boot.mjs', import.meta.url);
 /** stands in for arrays that travel through the ring (or are empty) */
 const EMPTY = new Float32Array(0);
-
-function revive(e: SerializedError): Error {
-  if (e.problem && e.file !== undefined) {
-    const prefix = `${e.file}: `;
-    return new StoreError(e.file, e.problem, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
-  }
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
-}
 
 interface Waiter {
   resolve: () => void;
@@ -245,7 +235,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
     if (cb) notify(() => cb(e));
   };
 
-  const worker = new Worker(WORKER_URL, { workerData: config });
+  const worker = new Worker(WORKER_URL, { workerData: { entry: './writer-worker.ts', config } });
   let refd = true;
   const setRef = (want: boolean): void => {
     // keep the process alive only while something is on its way to disk
@@ -383,7 +373,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         if (idle()) setRef(false);
         break;
       case 'open-failed':
-        fail(revive(msg.error));
+        fail(reviveError(msg.error));
         break;
       case 'committed':
         releaseBatches(msg.batches);
@@ -405,7 +395,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         stats.pendingEvents -= msg.events;
         stats.pendingBytes -= msg.bytes;
         stats.error = msg.error.message;
-        reportError(revive(msg.error));
+        reportError(reviveError(msg.error));
         updateShedding();
         break;
       case 'flushed': {
@@ -421,7 +411,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         closeWaiter = null;
         if (msg.error) {
           stats.error = msg.error.message;
-          w?.reject(revive(msg.error));
+          w?.reject(reviveError(msg.error));
         } else {
           w?.resolve();
         }

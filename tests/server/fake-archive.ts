@@ -152,7 +152,7 @@ export function createFakeArchive(): FakeArchive {
     sessions: [session],
     sweepsById,
     calls,
-    listSessions({ limit }) {
+    async listSessions({ limit }) {
       calls.push(`listSessions:${limit}`);
       return [session].slice(0, limit);
     },
@@ -160,17 +160,17 @@ export function createFakeArchive(): FakeArchive {
       calls.push(`sessionReport:${id}`);
       return id === session.sessionId ? report : null;
     },
-    attempts(id) {
+    async attempts(id) {
       calls.push(`attempts:${id}`);
       return id === session.sessionId ? timelines : null;
     },
-    sweepsOfAttempt(attemptId) {
+    async sweepsOfAttempt(attemptId) {
       calls.push(`sweepsOfAttempt:${attemptId}`);
       if (attemptId === 'a2') return [];
       if (attemptId !== 'a1') return null;
       return [...sweepsById.values()].map((s) => s.info);
     },
-    sweep(id) {
+    async sweep(id) {
       calls.push(`sweep:${id}`);
       return sweepsById.get(id) ?? null;
     },

@@ -17,7 +17,7 @@ import { listPresets } from '../../protocol/load.ts';
 import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
-import { createSqliteArchive } from '../../store/archive.ts';
+import { openArchiveWorker } from '../../store/archive-thread.ts';
 import { buildReport } from '../../store/reports.ts';
 import { formatReport } from '../../store/report-format.ts';
 import { StoreError } from '../../store/errors.ts';
@@ -154,8 +154,8 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
       onError: (e) => io.stderr(`store: ${e.message}\n`),
     });
     closers.push(() => writer.close());
-    // One read connection for the whole run (dashboard archive and the final summary).
-    const readDb = openDatabase(opts.db, { recover: false });
+    // One read connection for the final summary; the dashboard's archive reads in a thread of its own.
+    const readDb = openDatabase(opts.db, { readonly: true });
     closers.push(() => void readDb.close());
     const lab: SimulatedLab = await createSimulatedLab({
       clock,
@@ -183,7 +183,9 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     if (opts.dashboard) {
       const { createServer, dashboardUrl } = await import('../../server/index.ts');
       const token = randomBytes(12).toString('hex');
-      const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
+      const archive = await openArchiveWorker(opts.db);
+      closers.push(() => archive.close());
+      const app = createServer({ rig: lab.host, archive, token, port: opts.port, clock, presets: () => listPresets() });
       closers.push(() => app.close());
       let url: string;
       try {
