@@ -300,6 +300,18 @@ export function recoverInterruptedSessions(db: Database.Database, dbPath: string
 }
 
 /**
+ * The schema version of an existing store and the one this build writes,
+ * after the same checks (integrity included) an open runs. Changes nothing.
+ */
+export function inspectStore(path: string, options: Pick<OpenOptions, 'verify' | 'fullCheckMaxBytes' | 'migrations'> = {}): { version: number; latest: number } {
+  const migrations = options.migrations ?? MIGRATIONS;
+  const latest = migrations.length ? migrations[migrations.length - 1].version : 0;
+  const state = checkHeader(path);
+  if (state !== 'sqlite') throw new StoreError(path, 'io', state === 'missing' ? 'no such database file' : 'the file is empty: no store yet');
+  return { version: precheck(path, latest, options).version, latest };
+}
+
+/**
  * Opens (creating if needed) an autopatch store at `path`, migrated to the
  * current schema, WAL mode, foreign keys on. Throws StoreError for unusable files.
  * With `readonly`, opens an existing, current store for reading only.
