@@ -8,17 +8,29 @@
  * perf_hooks.monitorEventLoopDelay (1 ms resolution).
  * For contrast it also times the same inserts done on the calling thread,
  * which is what the worker thread is there to avoid.
+ *
+ * Dashboard archive: the worst stall of the main thread while a client (in a
+ * thread of its own) hammers the archive routes with reports and sweeps,
+ * with the archive on the main thread (as before) and in its worker thread.
+ * Goal: ≤ 5 ms with the worker. And the cost of the integrity check every
+ * open runs (migrations.ts), full and bounded, from the page cache.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import Fastify from 'fastify';
 import type { RigEvent } from '../src/control/events.ts';
 import type { Sweep } from '../drivers/types.ts';
 import { createStoreWriter, type StoreWriter } from '../src/store/writer.ts';
 import { openDatabase } from '../src/store/migrations.ts';
 import { createIngestor } from '../src/store/ingest.ts';
+import { createSqliteArchive } from '../src/store/archive.ts';
+import { openArchiveWorker } from '../src/store/archive-thread.ts';
+import { archivePlugin } from '../src/server/archive.ts';
+import type { SessionArchive } from '../src/server/archive-types.ts';
 
 const GOAL_MBPS = 50;
 const GOAL_STALL_MS = 5;
@@ -214,12 +226,117 @@ function sameThread(path: string, totalMB: number): void {
   );
 }
 
+/** The integrity check each open runs, on a store of stimulus sweeps: full quick_check and the bounded check. */
+function integrityCheckCost(path: string): void {
+  const bytes = readFileSync(path).length;
+  const time = (verify: 'full' | 'bounded'): number => {
+    openDatabase(path, { readonly: true, verify }).close(); // warm the page cache
+    const t0 = performance.now();
+    openDatabase(path, { readonly: true, verify }).close();
+    return performance.now() - t0;
+  };
+  const full = time('full');
+  const bounded = time('bounded');
+  console.log(
+    `integrity check on open, ${(bytes / 1e6).toFixed(0)} MB store from the page cache: full quick_check ${full.toFixed(0)} ms ` +
+      `(${(bytes / 1e6 / (full / 1000)).toFixed(0)} MB/s), bounded (b-trees and freelist, no sample pages) ${bounded.toFixed(1)} ms`,
+  );
+}
+
+/** A long session for the archive: 8 pipettes × 250 attempts with their transitions, and 200 long stimulus sweeps. */
+function archiveStore(path: string): number[] {
+  const db = openDatabase(path);
+  const ingest = createIngestor(db);
+  const pipettes = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'];
+  ingest.applyBatch([started('big')]); // p1 … p8
+  const states = ['descent', 'hunt', 'confirmHit', 'seal', 'cellAttached', 'breakIn', 'wholeCell', 'record', 'retract', 'clean', 'idle'] as const;
+  const events: RigEvent[] = [];
+  for (const [pi, pipetteId] of pipettes.entries()) {
+    for (let k = 0; k < 250; k++) {
+      const attemptId = `${pipetteId}-${k}`;
+      const t0 = k * 60_000 + pi * 7_000;
+      events.push({ type: 'attempt.started', t: t0, epochMs: EPOCH + t0, pipetteId, attemptId, target: null, targetCellId: null });
+      let from: (typeof states)[number] | 'idle' = 'idle';
+      states.forEach((to, i) => {
+        const t = t0 + i * 5_000;
+        events.push({ type: 'pipette.state', t, epochMs: EPOCH + t, pipetteId, attemptId, from, to, reason: 'bench' });
+        from = to;
+      });
+      const end = t0 + 55_000;
+      events.push({
+        type: 'attempt.ended', t: end, epochMs: EPOCH + end,
+        record: {
+          attemptId, pipetteId, target: null, targetCellId: null, startEpochMs: EPOCH + t0, endEpochMs: EPOCH + end, startT: t0, endT: end,
+          stageReached: k % 3 === 0 ? 'recorded' : 'sealed', outcome: k % 3 === 0 ? 'recorded' : 'failed', failureReason: k % 3 === 0 ? null : 'qc-failed',
+          failedIn: k % 3 === 0 ? null : 'wholeCell', r0: 6e6, cleanCount: 1, peakSeal: 2e9 + k, timeToSeal: 10 + (k % 7), breakInAttempts: 2,
+          spontaneousBreakIn: k % 11 === 0, ra: 15e6, rm: 300e6, cm: 25e-12, ihold: -40e-12, vrest: -0.065, recordingDuration: 20, sweepsRecorded: 1, stateDurations: {},
+        },
+      });
+    }
+  }
+  events.sort((a, b) => a.t - b.t);
+  ingest.applyBatch(events);
+  const big = sweep(0, 200_000, 'stimulus');
+  for (let i = 0; i < 200; i += 10) ingest.applyBatch(Array.from({ length: 10 }, (_, k) => sweepEvent(`p${((i + k) % 8) + 1}`, { ...big, seq: i + k }, (i + k) * 1000)));
+  const ids = db.prepare("SELECT id FROM sweeps WHERE kind = 'stimulus' ORDER BY id").pluck().all() as number[];
+  db.close();
+  return ids;
+}
+
+/** A client in a thread of its own: `clients` loops of report, binary sweep (as the sweep viewer asks) and JSON sweep requests. */
+const CLIENT = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { base, sweepIds, clients, seconds } = workerData;
+const until = Date.now() + seconds * 1000;
+let done = 0;
+async function loop(k) {
+  for (let i = k; Date.now() < until; i++) {
+    const id = sweepIds[i % sweepIds.length];
+    const url = ['/api/sessions/big/report', '/api/sweeps/' + id + '?format=bin&maxPoints=4000', '/api/sweeps/' + id, '/api/sessions?limit=500'][i % 4];
+    const res = await fetch(base + url);
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(url + ' ' + res.status);
+    done++;
+  }
+}
+Promise.all(Array.from({ length: clients }, (_, k) => loop(k))).then(() => parentPort.postMessage({ done }), (e) => parentPort.postMessage({ error: String(e) }));
+`;
+
+async function hammer(archive: SessionArchive, sweepIds: number[], seconds: number): Promise<{ stalls: StallReport; requests: number }> {
+  const app = Fastify();
+  await app.register(archivePlugin, { archive, token: 'bench-token-0123' });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const probe = probeStalls();
+  const client = new Worker(CLIENT, { eval: true, workerData: { base, sweepIds, clients: 4, seconds } });
+  const result = await new Promise<{ done?: number; error?: string }>((resolve) => client.once('message', resolve));
+  const stalls = probe.stop();
+  await client.terminate();
+  await app.close();
+  if (result.error) throw new Error(`archive client: ${result.error}`);
+  return { stalls, requests: result.done ?? 0 };
+}
+
+async function archiveReads(path: string, seconds: number): Promise<void> {
+  const sweepIds = archiveStore(path);
+  const db = openDatabase(path, { readonly: true });
+  const before = await hammer(createSqliteArchive(db), sweepIds, seconds);
+  db.close();
+  const worker = await openArchiveWorker(path);
+  const after = await hammer(worker, sweepIds, seconds);
+  await worker.close();
+  console.log(`dashboard archive reads (2000-attempt session, 4 s sweeps; 4 clients looping report / bin sweep / JSON sweep / list, ${seconds} s):`);
+  console.log(`  archive on the main thread (before): ${(before.requests / seconds).toFixed(0)} req/s, ${stallLine(before.stalls)}`);
+  console.log(`  archive in its worker thread (after): ${(after.requests / seconds).toFixed(0)} req/s, ${stallLine(after.stalls)}`);
+}
+
 export async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'autopatch-store-bench-'));
   try {
     await maxIngest(join(dir, 'max.sqlite'), 400);
+    integrityCheckCost(join(dir, 'max.sqlite'));
     await rigLike(join(dir, 'rig.sqlite'), 5);
     sameThread(join(dir, 'direct.sqlite'), 200);
+    await archiveReads(join(dir, 'archive.sqlite'), 5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

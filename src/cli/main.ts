@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
   run: { summary: 'run a session on the simulated rig (dashboard, or --virtual)', load: async () => (await import('./commands/run.ts')).runCommand },
   report: { summary: 'success-rate reports from the database', load: async () => (await import('./commands/report.ts')).reportCommand },
   export: { summary: 'export a session (csv, json, nwb)', load: async () => (await import('./commands/export.ts')).exportCommand },
+  db: { summary: 'store maintenance: migrate an older store (after a backup copy)', load: async () => (await import('./commands/db.ts')).dbCommand },
   protocols: { summary: 'check or list protocol files', load: async () => (await import('./commands/protocols.ts')).protocolsCommand },
   ports: { summary: 'list serial ports on this machine', load: async () => (await import('./commands/ports.ts')).portsCommand },
   emulate: { summary: 'expose a device emulator on a pseudo-terminal', load: async () => (await import('./commands/emulate.ts')).emulateCommand },

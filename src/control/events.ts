@@ -4,6 +4,7 @@
  * supervisor's API). All times are clock ms (`t`) plus wall time (`epochMs`).
  */
 import type { Sweep, Vec3 } from '../../drivers/types.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
 
 /** Stages of an attempt, in funnel order, as the pipette machine names its top-level states. */
 export const PIPETTE_STATES = [
@@ -101,8 +102,26 @@ export interface SessionLimits {
   maxAttempts: number | null;
 }
 
+/**
+ * One pipette's devices, as the rig description names them: driver and port
+ * of each, the drive on a multi-drive controller (`unit`), and the channel of
+ * the shared pressure box and amplifier.
+ */
+export interface PipetteHardwareInfo {
+  pipetteId: string;
+  manipulator: { driver: string; path: string; unit: number | null };
+  pressure: { driver: string; path: string; channel: number };
+  amplifier: { driver: string; path: string; channel: number };
+}
+
 export type RigEvent =
-  | (Base & { type: 'session.started'; sessionId: string; preset: string; pipettes: string[]; seed: number | null; rig: string; operator: string; virtual: boolean; limits: SessionLimits })
+  | (Base & {
+      type: 'session.started'; sessionId: string; preset: string; pipettes: string[]; seed: number | null; rig: string; operator: string; virtual: boolean; limits: SessionLimits;
+      /** the devices of each pipette, when the rig description is known */
+      hardware?: PipetteHardwareInfo[];
+      /** the preset's settings as the session runs with them */
+      presetSettings?: AutopatchPreset;
+    })
   | (Base & { type: 'session.paused' | 'session.resumed'; sessionId: string; by: string })
   | (Base & { type: 'session.ended'; sessionId: string; reason: 'completed' | 'aborted' | 'estop' | 'duration' | 'error'; detail?: string })
   | (Base & { type: 'estop'; by: string })

@@ -12,7 +12,7 @@ import type { DeviceConnection, PipetteHardware } from '../../drivers/types.ts';
 import type { Mount, Vec3 } from '../geometry.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
 import type { CommandResult, PipetteCommand, PipetteSnapshot, SessionPhase, SessionSnapshot } from './api.ts';
-import type { AttemptRecord, RigEvent } from './events.ts';
+import type { AttemptRecord, PipetteHardwareInfo, RigEvent } from './events.ts';
 import type { EventSink } from './event-sink.ts';
 import { createCoordinator, type Coordinator } from './coordinator.ts';
 import { geometryFor } from './paths.ts';
@@ -43,6 +43,8 @@ export interface RigSetup {
   valveSettleMs: number;
   /** speed of long trips on the travel plane (to and from the wells), µm/s */
   travelSpeed: number;
+  /** each pipette's devices from the rig description, recorded with every session */
+  devices?: readonly PipetteHardwareInfo[];
 }
 
 export interface SupervisorOptions {
@@ -273,6 +275,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         operator: options.operator,
         virtual: options.virtual,
         limits,
+        ...(rig.devices ? { hardware: [...rig.devices] } : {}),
+        presetSettings: preset,
       });
       watchConnections();
       if (options.durationMs != null) {

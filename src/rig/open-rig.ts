@@ -17,6 +17,7 @@ import { openPressureBox, type PressureBox } from '../../drivers/pressure/autopa
 import { openAmpBridge, type AmpBridge } from '../../drivers/amplifiers/amp-bridge/driver.ts';
 import type { RigSetup } from '../control/supervisor.ts';
 import type { RigConfig } from './config.ts';
+import { describeHardware } from './hardware-info.ts';
 
 export interface OpenRig {
   setup: RigSetup;
@@ -108,6 +109,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
       valveSettleMs: config.valveSettleMs,
       travelSpeed: config.travelSpeed,
       connections,
+      devices: describeHardware(config),
       pipettes: config.pipettes.map((p, i) => {
         const wells = p.wells ? { detergent: wellByName.get(p.wells.detergent), rinse: wellByName.get(p.wells.rinse) } : null;
         if (wells && (!wells.detergent || !wells.rinse)) throw new Error(`pipette ${p.id}: unknown cleaning well in the rig description`);

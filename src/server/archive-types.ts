@@ -1,7 +1,8 @@
 /**
  * What the dashboard needs from storage for the sessions page and the sweep
- * viewer. The SQLite store implements it; the server only reads through it.
- * Methods may answer synchronously (better-sqlite3) or with a promise.
+ * viewer. The SQLite store implements it (in a worker thread of its own, so
+ * the server's thread, which is the control loop's, never runs SQLite); the
+ * server only reads through it. Every method answers with a promise.
  * `null` means "no such session/attempt/sweep" and becomes a 404.
  *
  * Units are SI as everywhere at boundaries: Ω, F, A, V, s (durations in
@@ -9,8 +10,6 @@
  */
 import type { ClampMode } from '../../drivers/types.ts';
 import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
-
-type MaybePromise<T> = T | Promise<T>;
 
 export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';
 
@@ -26,7 +25,9 @@ export interface SessionSummary {
   /** 'completed' | 'aborted' | 'estop' | 'duration' | 'error' | … as the session ended, null while running */
   endReason: string | null;
   pipettes: string[];
+  /** ended attempts (as the report's funnel counts them); attempts still open or cut short are `unfinished` */
   attempts: number;
+  unfinished: number;
   wholeCell: number;
   recorded: number;
 }
@@ -64,10 +65,29 @@ export interface SessionReport {
   failureReasons: Array<{ reason: string; count: number }>;
   /** recorded cells per hour of session time */
   cellsPerHour: number;
-  /** trials with ≥ 2 simultaneous whole-cell recordings; `definition` says what a trial is */
-  simultaneous: { trials: number; atLeastTwo: number; rate: number | null; definition: string };
-  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, timeToSeal s */
-  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'timeToSeal', Distribution | null>;
+  /**
+   * ≥ 2 simultaneous whole-cell recordings. By round: trials and successes;
+   * `roundMode` and `definition` say how rounds were formed ('independent':
+   * by attempt index only). By time (right in any mode): episodes with ≥ 2
+   * pipettes in whole-cell or record, their total seconds, and the share of
+   * whole-cell attempts that overlapped another pipette's.
+   */
+  simultaneous: {
+    trials: number;
+    atLeastTwo: number;
+    rate: number | null;
+    roundMode: 'synchronized' | 'independent';
+    definition: string;
+    episodes: number;
+    episodeSeconds: number;
+    wholeCellAttempts: number;
+    overlappingAttempts: number;
+    overlapShare: number | null;
+  };
+  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, vrest V, timeToSeal s */
+  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'vrest' | 'timeToSeal', Distribution | null>;
+  /** of the attempts that reached whole-cell, those that broke in spontaneously */
+  spontaneousBreakIn: { attempts: number; spontaneous: number; rate: number | null };
   /** recorded cells with their passive figures and IPFX e-features (SI units) */
   cells: RecordedCellView[];
 }
@@ -125,12 +145,12 @@ export interface SweepData {
 }
 
 export interface SessionArchive {
-  /** newest first */
-  listSessions(options: { limit: number }): MaybePromise<SessionSummary[]>;
-  sessionReport(sessionId: string): MaybePromise<SessionReport | null>;
+  /** newest first, at most `limit` (the store caps it at 1000) */
+  listSessions(options: { limit: number }): Promise<SessionSummary[]>;
+  sessionReport(sessionId: string): Promise<SessionReport | null>;
   /** ended attempts of a session with their state timelines, oldest first; null = unknown session */
-  attempts(sessionId: string): MaybePromise<AttemptTimeline[] | null>;
+  attempts(sessionId: string): Promise<AttemptTimeline[] | null>;
   /** sweeps recorded during an attempt, in order; null = unknown attempt */
-  sweepsOfAttempt(attemptId: string): MaybePromise<SweepInfo[] | null>;
-  sweep(sweepId: number): MaybePromise<SweepData | null>;
+  sweepsOfAttempt(attemptId: string): Promise<SweepInfo[] | null>;
+  sweep(sweepId: number): Promise<SweepData | null>;
 }

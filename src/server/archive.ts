@@ -10,7 +10,9 @@
  * A sweep as JSON is {info, sampleRateHz, response, stimulus} (numbers; NaN
  * becomes null); as `bin` it is trace frames (trace-frame.ts): the response,
  * then the command waveform when there is one. `maxPoints` decimates both
- * (min/max) for plotting; without it the samples are exact.
+ * (min/max) for plotting. JSON is capped (default and most 20 000 points, so
+ * one answer stays a few hundred kB of text built on this thread); `bin` is
+ * exact unless asked. Session lists default to 200 and take at most 1000.
  * Unknown ids answer 404 with a message naming what was not found.
  */
 import type { FastifyInstance } from 'fastify';
@@ -24,6 +26,11 @@ export interface ArchivePluginOptions {
   archive: SessionArchive;
   token: string;
 }
+
+/** Most sessions one list answers (the sessions page asks for 500). */
+const MAX_SESSIONS = 1000;
+/** Most samples per trace in a JSON sweep: its text is built on the server's (control loop's) thread. */
+const MAX_JSON_POINTS = 20_000;
 
 const idParam = (name: string) =>
   ({
@@ -42,7 +49,7 @@ export async function archivePlugin(app: FastifyInstance, opts: ArchivePluginOpt
       schema: {
         querystring: {
           type: 'object',
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 10000, default: 200 } },
+          properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_SESSIONS, default: 200 } },
         },
       },
     },
@@ -96,10 +103,10 @@ export async function archivePlugin(app: FastifyInstance, opts: ArchivePluginOpt
     async (req, reply) => {
       const data = await archive.sweep(req.params.sweepId);
       if (!data) return reply.code(404).send({ ok: false, error: `sweep ${req.params.sweepId} not found` });
-      const maxPoints = req.query.maxPoints ?? Infinity;
       if (req.query.format === 'bin') {
-        return reply.type('application/octet-stream').send(sweepFrames(data, maxPoints));
+        return reply.type('application/octet-stream').send(sweepFrames(data, req.query.maxPoints ?? Infinity));
       }
+      const maxPoints = Math.min(req.query.maxPoints ?? MAX_JSON_POINTS, MAX_JSON_POINTS);
       const response = decimateMinMax(data.response, data.info.sampleRateHz, maxPoints);
       const stimulus = data.stimulus ? decimateMinMax(data.stimulus, data.info.sampleRateHz, maxPoints).samples : null;
       return {

@@ -1,7 +1,12 @@
 /**
  * The store seen through the dashboard's SessionArchive interface
  * (src/server/archive-types.ts): adapts reports, timelines and sweeps to the
- * shapes the sessions page and sweep viewer use. Read-only, synchronous.
+ * shapes the sessions page and sweep viewer use. Read-only.
+ *
+ * `createArchiveReader(db)` answers synchronously; it runs in the archive
+ * worker thread (archive-worker.ts, `openArchiveWorker`), so a report over a
+ * long session never holds up the control loop's thread. `createSqliteArchive`
+ * wraps a reader on the caller's thread, for tools and tests.
  */
 import type Database from 'better-sqlite3';
 import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
@@ -12,6 +17,8 @@ import type {
   SessionArchive,
   SessionReport,
   SessionSummary,
+  StateTransition,
+  SweepData,
   SweepInfo,
 } from '../server/archive-types.ts';
 import {
@@ -21,12 +28,21 @@ import {
   qualityOf,
   recordedCells,
   simultaneousWholeCell,
+  roundModeOf,
   timePerState,
-  TRIAL_DEFINITION,
   type Distribution,
   type FunnelFigures,
 } from './report-figures.ts';
-import { getSession, listAttempts, listTransitions, sessionEndT, type StoredAttempt, type StoredSession } from './queries.ts';
+import {
+  getSession,
+  listAttempts,
+  listTransitions,
+  sessionEndT,
+  sessionFromRow,
+  type SessionRowDb,
+  type StoredAttempt,
+  type StoredSession,
+} from './queries.ts';
 import { listSweeps, readSweep, type SweepMeta } from './sweeps.ts';
 
 function counts(f: FunnelFigures): FunnelCounts {
@@ -70,6 +86,7 @@ function info(m: SweepMeta): SweepInfo {
 interface SummaryRow {
   id: string;
   attempts: number;
+  unfinished: number;
   whole_cell: number;
   recorded: number;
 }
@@ -87,30 +104,48 @@ function summary(s: StoredSession, row: SummaryRow | undefined): SessionSummary 
     endReason: s.endReason,
     pipettes: s.pipettes,
     attempts: row?.attempts ?? 0,
+    unfinished: row?.unfinished ?? 0,
     wholeCell: row?.whole_cell ?? 0,
     recorded: row?.recorded ?? 0,
   };
 }
 
-const SUMMARY_SQL = `SELECT session_id AS id, count(*) AS attempts,
-    sum(status = 'ended' AND stage_reached IN ('wholeCell', 'recorded')) AS whole_cell,
-    sum(status = 'ended' AND stage_reached = 'recorded') AS recorded
-  FROM attempts WHERE session_id IN (SELECT value FROM json_each(?)) GROUP BY session_id`;
+/** Most sessions one list returns, whatever is asked (each summary is a row of JSON to the page). */
+export const MAX_SESSION_LIST = 1000;
 
-export function createSqliteArchive(db: Database.Database): SessionArchive {
-  const summaries = (sessions: StoredSession[]): SessionSummary[] => {
-    const rows = db.prepare(SUMMARY_SQL).all(JSON.stringify(sessions.map((s) => s.id))) as SummaryRow[];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return sessions.map((s) => summary(s, byId.get(s.id)));
-  };
+// attempts = ended ones, as funnelOf counts them (open ones are unfinished)
+const COUNTS = `sum(status = 'ended') AS attempts, sum(status = 'open') AS unfinished,
+    sum(status = 'ended' AND stage_reached IN ('wholeCell', 'recorded')) AS whole_cell,
+    sum(status = 'ended' AND stage_reached = 'recorded') AS recorded`;
+
+/** The newest sessions with their attempt counts, in one query (counting only their attempts, through the index). */
+const LIST_SQL = `WITH top AS (SELECT *, rowid AS list_order FROM sessions ORDER BY start_epoch DESC, rowid DESC LIMIT ?)
+  SELECT top.*, c.attempts, c.unfinished, c.whole_cell, c.recorded FROM top
+  LEFT JOIN (SELECT session_id, ${COUNTS} FROM attempts WHERE session_id IN (SELECT id FROM top) GROUP BY session_id) c
+    ON c.session_id = top.id
+  ORDER BY top.start_epoch DESC, top.list_order DESC`;
+
+const ONE_SQL = `SELECT ${COUNTS} FROM attempts WHERE session_id = ?`;
+
+/** SessionArchive's questions, answered synchronously (in the archive worker). */
+export interface ArchiveReader {
+  listSessions(options: { limit: number }): SessionSummary[];
+  sessionReport(sessionId: string): SessionReport | null;
+  attempts(sessionId: string): AttemptTimeline[] | null;
+  sweepsOfAttempt(attemptId: string): SweepInfo[] | null;
+  sweep(sweepId: number): SweepData | null;
+}
+
+export function createArchiveReader(db: Database.Database): ArchiveReader {
+  const list = db.prepare(LIST_SQL);
+  const one = db.prepare(ONE_SQL);
+  const summaryOf = (s: StoredSession): SessionSummary => summary(s, { id: s.id, ...(one.get(s.id) as Omit<SummaryRow, 'id'>) });
 
   return {
     listSessions({ limit }) {
-      const ids = db
-        .prepare('SELECT id FROM sessions ORDER BY start_epoch DESC, rowid DESC LIMIT ?')
-        .pluck()
-        .all(Math.max(0, Math.floor(limit))) as string[];
-      return summaries(ids.map((id) => getSession(db, id) as StoredSession));
+      const n = Math.max(0, Math.min(MAX_SESSION_LIST, Math.floor(limit)));
+      const rows = list.all(n) as Array<SessionRowDb & SummaryRow>;
+      return rows.map((r) => summary(sessionFromRow(r), r));
     },
 
     sessionReport(sessionId): SessionReport | null {
@@ -130,7 +165,7 @@ export function createSqliteArchive(db: Database.Database): SessionArchive {
       const perState: Partial<Record<PipetteStateName, number>> = {};
       for (const x of timePerState([s], transitions)) perState[x.state as PipetteStateName] = x.seconds;
       return {
-        session: summaries([s])[0],
+        session: summaryOf(s),
         durationS: (sessionEndT(s) - s.startT) / 1000,
         funnel: counts(funnelOf(attempts)),
         byPipette,
@@ -138,30 +173,44 @@ export function createSqliteArchive(db: Database.Database): SessionArchive {
         timePerState: perState,
         failureReasons: failureReasons(attempts).map((f) => ({ reason: f.reason, count: f.count })),
         cellsPerHour: cellsPerHour([s], attempts).perHour ?? 0,
-        simultaneous: { trials: sim.trials, atLeastTwo: sim.successes, rate: sim.rate, definition: TRIAL_DEFINITION },
+        simultaneous: {
+          trials: sim.trials,
+          atLeastTwo: sim.successes,
+          rate: sim.rate,
+          roundMode: roundModeOf(s),
+          definition: sim.definition,
+          episodes: sim.episodes,
+          episodeSeconds: sim.episodeSeconds,
+          wholeCellAttempts: sim.wholeCellAttempts,
+          overlappingAttempts: sim.overlappingAttempts,
+          overlapShare: sim.overlapShare,
+        },
         quality: {
           peakSeal: dist(q.seal),
           ra: dist(q.ra),
           rm: dist(q.rm),
           cm: dist(q.cm),
           ihold: dist(q.ihold),
+          vrest: dist(q.vrest),
           timeToSeal: dist(q.timeToSeal),
         },
+        spontaneousBreakIn: q.spontaneousBreakIn,
         cells: recordedCells(attempts).map(({ attemptId, pipetteId, ra, rm, cm, vrest, features }) => ({ attemptId, pipetteId, ra, rm, cm, vrest, features })),
       };
     },
 
     attempts(sessionId): AttemptTimeline[] | null {
       if (!getSession(db, sessionId)) return null;
-      const transitions = listTransitions(db, [sessionId]);
+      const byAttempt = new Map<string, StateTransition[]>();
+      for (const tr of listTransitions(db, [sessionId])) {
+        if (tr.attemptId === null) continue;
+        const list = byAttempt.get(tr.attemptId) ?? [];
+        list.push({ t: tr.t, epochMs: tr.epochMs, from: tr.from, to: tr.to, reason: tr.reason });
+        byAttempt.set(tr.attemptId, list);
+      }
       return listAttempts(db, [sessionId])
         .filter((a) => a.status === 'ended')
-        .map((a) => ({
-          record: toRecord(a),
-          transitions: transitions
-            .filter((tr) => tr.attemptId === a.attemptId)
-            .map((tr) => ({ t: tr.t, epochMs: tr.epochMs, from: tr.from, to: tr.to, reason: tr.reason })),
-        }));
+        .map((a) => ({ record: toRecord(a), transitions: byAttempt.get(a.attemptId) ?? [] }));
     },
 
     sweepsOfAttempt(attemptId): SweepInfo[] | null {
@@ -183,5 +232,18 @@ export function createSqliteArchive(db: Database.Database): SessionArchive {
       if (!s) return null;
       return { info: info(s), response: s.sweep.response, stimulus: s.sweep.stimulus?.samples ?? null };
     },
+  };
+}
+
+/** A reader on the caller's thread behind the SessionArchive interface (tools, tests; the dashboard uses the worker). */
+export function createSqliteArchive(db: Database.Database): SessionArchive {
+  const reader = createArchiveReader(db);
+  const call = async <T>(fn: () => T): Promise<T> => fn();
+  return {
+    listSessions: (options) => call(() => reader.listSessions(options)),
+    sessionReport: (id) => call(() => reader.sessionReport(id)),
+    attempts: (id) => call(() => reader.attempts(id)),
+    sweepsOfAttempt: (id) => call(() => reader.sweepsOfAttempt(id)),
+    sweep: (id) => call(() => reader.sweep(id)),
   };
 }

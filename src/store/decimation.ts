@@ -12,8 +12,9 @@
  *     trends (a seal forming, access degrading) are followed step by step
  *     while reading-to-reading noise is not;
  *   - otherwise keep one reading per `1 / maxHz` seconds;
- *   - and keep the last reading before each state change and before the
- *     session ends (`flush`), so every stage's final value is stored.
+ *   - and keep the last reading before each state change, before the
+ *     session ends and when the writer is flushed (`flush`), so every stage's
+ *     final value is stored and a resolved flush leaves nothing held back.
  * Kept rows hold the raw reading. Every reading not kept is counted in the
  * `summarised` column of the next kept row of that pipette, so once flushed,
  * Σ(1 + summarised) = readings received.

@@ -43,7 +43,8 @@ export {
   type AttemptTimeline,
   type TimelineSegment,
 } from './reports.ts';
-export { TRIAL_DEFINITION, type FunnelFigures, type StateTime, type FailureReason, type Distribution, type QualityFigures, type SimultaneousFigures, type Trial } from './report-figures.ts';
+export { roundDefinition, roundModeOf, type RoundMode, type Episode, type BreakInShare, type FunnelFigures, type StateTime, type FailureReason, type Distribution, type QualityFigures, type SimultaneousFigures, type Trial } from './report-figures.ts';
 export { formatReport, type ReportFormat } from './report-format.ts';
 export { registerExportFormat, getExportFormat, exportFormatNames, type ExportFormat, type ExportContext } from './export-formats.ts';
-export { createSqliteArchive } from './archive.ts';
+export { createSqliteArchive, createArchiveReader, type ArchiveReader } from './archive.ts';
+export { openArchiveWorker, type ArchiveWorker } from './archive-thread.ts';

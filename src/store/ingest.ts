@@ -19,6 +19,7 @@ import {
   type PositionDecimation,
   type ReadingDecimation,
 } from './decimation.ts';
+import { encodeEvent } from './rejected.ts';
 import { float32ToBlob } from './sweeps.ts';
 import { currentWriter, type WriterIdentity } from './writer-identity.ts';
 
@@ -29,12 +30,26 @@ export interface IngestOptions {
   writer?: WriterIdentity;
 }
 
-/** Caller-side counters delivered with a batch (back-pressure happens before the worker). */
-export interface BatchCounters {
+/** What the writer shed on the caller's side (back-pressure happens before the worker). */
+export interface ShedCounts {
   droppedTestpulseSweeps: number;
   droppedReadings: number;
   droppedPositions: number;
   backpressureEpisodes: number;
+}
+
+/**
+ * Shed counts that happened just before event `at` of the batch (`at` =
+ * events.length: after the last), so each is credited to the session the
+ * shed events belonged to even when a session starts in the same batch.
+ */
+export interface CounterMark extends ShedCounts {
+  at: number;
+}
+
+/** Caller-side counters delivered with a batch. */
+export interface BatchCounters {
+  marks: CounterMark[];
   queuePeakBytes: number;
   queuePeakEvents: number;
 }
@@ -46,7 +61,12 @@ export interface BatchResult {
 }
 
 export interface Ingestor {
-  /** store events in one transaction; an event that cannot be stored is rejected alone and logged */
+  /**
+   * store events in one transaction; an event that cannot be stored is rejected
+   * alone, kept whole in rejected_events and logged. If the transaction fails as
+   * a whole (disk full, I/O error) it throws, and what the ingestor remembered
+   * from the batch is forgotten, as the database forgot it.
+   */
   applyBatch(events: readonly RigEvent[], counters?: Partial<BatchCounters>): BatchResult;
   /** the session events are currently attributed to */
   currentSession(): string | null;
@@ -54,6 +74,8 @@ export interface Ingestor {
   interruptOpenSessions(detail: string): string[];
   /** readings counted by decimation but not yet attached to a stored row */
   pendingSummarised(): number;
+  /** store the readings decimation holds back (flush: everything written so far is on disk) */
+  storeHeldReadings(): void;
 }
 
 type Stats = Map<string, number>;
@@ -82,10 +104,10 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
     rig: db.prepare('INSERT INTO rigs (name, virtual, first_epoch) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING'),
     rigId: db.prepare('SELECT id FROM rigs WHERE name = ?').pluck(),
     session: db.prepare(
-      `INSERT INTO sessions (id, rig_id, preset, operator, seed, rig, virtual, pipettes, start_t, start_epoch,
-         status, last_t, last_epoch, writer_host, writer_boot, writer_pid)
-       VALUES (@id, @rigId, @preset, @operator, @seed, @rig, @virtual, @pipettes, @t, @epoch,
-         'running', @t, @epoch, @host, @boot, @pid)`,
+      `INSERT INTO sessions (id, rig_id, preset, operator, seed, hardware, preset_settings, rig, virtual, pipettes, start_t,
+         start_epoch, status, last_t, last_epoch, writer_host, writer_boot, writer_pid, writer_token)
+       VALUES (@id, @rigId, @preset, @operator, @seed, @hardware, @presetSettings, @rig, @virtual, @pipettes, @t,
+         @epoch, 'running', @t, @epoch, @host, @boot, @pid, @token)`,
     ),
     endSession: db.prepare(
       `UPDATE sessions SET end_t = ?, end_epoch = ?, end_reason = ?, end_detail = ?, status = ? WHERE id = ?`,
@@ -142,6 +164,8 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
       'INSERT INTO faults (session_id, pipette_id, device, kind, message, t, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     log: db.prepare('INSERT INTO logs (session_id, level, pipette_id, message, t, epoch) VALUES (?, ?, ?, ?, ?, ?)'),
+    rejected: db.prepare('INSERT INTO rejected_events (session_id, type, t, epoch, error, event) VALUES (?, ?, ?, ?, ?, ?)'),
+    sessionStatus: db.prepare('SELECT status FROM sessions WHERE id = ?').pluck(),
     stat: db.prepare(
       `INSERT INTO session_stats (session_id, name, value) VALUES (?, ?, ?)
        ON CONFLICT(session_id, name) DO UPDATE SET value = excluded.value`,
@@ -258,13 +282,14 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
         const rigId = q.rigId.get(e.rig) as number;
         q.session.run({
           id: e.sessionId, rigId, preset: e.preset, operator: e.operator, seed: e.seed, rig: e.rig,
+          hardware: e.hardware ? JSON.stringify(e.hardware) : null,
+          presetSettings: e.presetSettings ? JSON.stringify(e.presetSettings) : null,
           virtual: e.virtual ? 1 : 0, pipettes: JSON.stringify(e.pipettes), t: e.t, epoch: e.epochMs,
-          host: writer.host, boot: writer.boot, pid: writer.pid,
+          host: writer.host, boot: writer.boot, pid: writer.pid, token: writer.token,
         });
         session = e.sessionId;
         startedHere.add(e.sessionId);
-        readings = createReadingDecimator(options.readings ?? DEFAULT_READING_DECIMATION);
-        positions = createPositionDecimator(options.positions ?? DEFAULT_POSITION_DECIMATION);
+        freshDecimators();
         for (const p of e.pipettes) ensurePipette(p);
         return 1;
       }
@@ -362,14 +387,11 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
     if (!prev || e.t > prev.t) touched.set(session, { t: e.t, epoch: e.epochMs });
   };
 
-  const applyCounters = (c: Partial<BatchCounters> | undefined): void => {
-    if (!c) return;
-    bump('backpressure_dropped_testpulse_sweeps', c.droppedTestpulseSweeps ?? 0);
-    bump('backpressure_dropped_readings', c.droppedReadings ?? 0);
-    bump('backpressure_dropped_positions', c.droppedPositions ?? 0);
-    bump('backpressure_episodes', c.backpressureEpisodes ?? 0);
-    peak('queue_peak_bytes', c.queuePeakBytes ?? 0);
-    peak('queue_peak_events', c.queuePeakEvents ?? 0);
+  const applyShed = (c: ShedCounts): void => {
+    bump('backpressure_dropped_testpulse_sweeps', c.droppedTestpulseSweeps);
+    bump('backpressure_dropped_readings', c.droppedReadings);
+    bump('backpressure_dropped_positions', c.droppedPositions);
+    bump('backpressure_episodes', c.backpressureEpisodes);
   };
 
   const finishBatch = (): void => {
@@ -391,30 +413,71 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
   // nested db.transaction = SAVEPOINT: a bad event rolls back alone and the batch goes on
   const applyOneSaved = db.transaction(applyOne);
 
+  const freshDecimators = (): void => {
+    readings = createReadingDecimator(options.readings ?? DEFAULT_READING_DECIMATION);
+    positions = createPositionDecimator(options.positions ?? DEFAULT_POSITION_DECIMATION);
+  };
+
+  /**
+   * A transaction failed as a whole: drop everything cached from it, so later
+   * batches neither point at rows it rolled back (a session started in it) nor
+   * store what it held back (decimated readings) or counted (stats).
+   */
+  const forgetRolledBack = (): void => {
+    knownPipettes.clear();
+    attemptRows.clear();
+    stats.clear();
+    dirtyStats.clear();
+    touched.clear();
+    const status = (id: string): string | undefined => q.sessionStatus.get(id) as string | undefined;
+    for (const id of startedHere) if (status(id) === undefined) startedHere.delete(id);
+    for (const id of ended) if (status(id) === undefined || status(id) === 'running') ended.delete(id);
+    if (session !== null && status(session) === undefined) session = null;
+    freshDecimators();
+  };
+
+  const applyAll = (events: readonly RigEvent[], counters: Partial<BatchCounters> | undefined, result: BatchResult): void => {
+    const marks = [...(counters?.marks ?? [])].sort((a, b) => a.at - b.at);
+    let nextMark = 0;
+    /** credit the shed counts made before event `index` to the session current there */
+    const shedBefore = (index: number): void => {
+      while (nextMark < marks.length && marks[nextMark].at <= index) applyShed(marks[nextMark++]);
+    };
+    db.transaction(() => {
+      for (const [index, e] of events.entries()) {
+        shedBefore(index);
+        try {
+          applyOneSaved(e);
+          result.stored++;
+          if (e.type === 'sweep') result.sampleBytes += e.sweep.response.byteLength + (e.sweep.stimulus?.samples.byteLength ?? 0);
+        } catch (err) {
+          const message = (err as Error).message;
+          // caches may name rows the savepoint just rolled back
+          knownPipettes.clear();
+          attemptRows.clear();
+          result.rejected.push({ type: e.type, error: message });
+          bump('events_received');
+          bump('events_rejected');
+          q.rejected.run(session, e.type, e.t, e.epochMs, message, encodeEvent(e));
+          q.log.run(session, 'error', null, `store: could not store a ${e.type} event (kept in rejected_events): ${message}`, e.t, e.epochMs);
+        }
+      }
+      shedBefore(Infinity);
+      peak('queue_peak_bytes', counters?.queuePeakBytes ?? 0);
+      peak('queue_peak_events', counters?.queuePeakEvents ?? 0);
+      finishBatch();
+    })();
+  };
+
   return {
     applyBatch(events, counters) {
       const result: BatchResult = { stored: 0, rejected: [], sampleBytes: 0 };
-      db.transaction(() => {
-        for (const e of events) {
-          try {
-            applyOneSaved(e);
-            result.stored++;
-            if (e.type === 'sweep') result.sampleBytes += e.sweep.response.byteLength + (e.sweep.stimulus?.samples.byteLength ?? 0);
-          } catch (err) {
-            const message = (err as Error).message;
-            // caches may name rows the savepoint just rolled back
-            knownPipettes.clear();
-            attemptRows.clear();
-            result.rejected.push({ type: e.type, error: message });
-            bump('events_received');
-            bump('events_rejected');
-            q.log.run(session, 'error', null, `store: could not store a ${e.type} event: ${message}`, e.t, e.epochMs);
-          }
-        }
-        // back-pressure happened while these events were written: count it with their session
-        applyCounters(counters);
-        finishBatch();
-      })();
+      try {
+        applyAll(events, counters, result);
+      } catch (err) {
+        forgetRolledBack();
+        throw err;
+      }
       return result;
     },
     currentSession: () => session,
@@ -431,5 +494,16 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
       return out;
     },
     pendingSummarised: () => readings.pendingSummarised(),
+    storeHeldReadings() {
+      try {
+        db.transaction(() => {
+          flushReadings();
+          finishBatch();
+        })();
+      } catch (err) {
+        forgetRolledBack();
+        throw err;
+      }
+    },
   };
 }

@@ -1,6 +1,6 @@
 /** Typed reads of sessions, attempts and state transitions. */
 import type Database from 'better-sqlite3';
-import type { AttemptRecord, FunnelStage, Outcome, PipetteStateName } from '../control/events.ts';
+import type { AttemptRecord, FunnelStage, Outcome, PipetteHardwareInfo, PipetteStateName } from '../control/events.ts';
 import type { Vec3 } from '../../drivers/types.ts';
 
 export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';
@@ -12,7 +12,10 @@ export interface StoredSession {
   rig: string;
   virtual: boolean;
   seed: number | null;
-  hardware: unknown;
+  /** each pipette's devices, when the session recorded them */
+  hardware: PipetteHardwareInfo[] | null;
+  /** the preset's settings as the session ran with them (null for sessions that did not record them) */
+  presetSettings: Record<string, unknown> | null;
   pipettes: string[];
   startT: number;
   startEpochMs: number;
@@ -26,7 +29,7 @@ export interface StoredSession {
   lastEpochMs: number;
 }
 
-interface SessionRowDb {
+export interface SessionRowDb {
   id: string;
   preset: string;
   operator: string;
@@ -34,6 +37,8 @@ interface SessionRowDb {
   virtual: number;
   seed: number | null;
   hardware: string | null;
+  /** absent before schema 2 */
+  preset_settings?: string | null;
   pipettes: string;
   start_t: number;
   start_epoch: number;
@@ -46,7 +51,7 @@ interface SessionRowDb {
   last_epoch: number;
 }
 
-function sessionFromRow(r: SessionRowDb): StoredSession {
+export function sessionFromRow(r: SessionRowDb): StoredSession {
   return {
     id: r.id,
     preset: r.preset,
@@ -54,7 +59,8 @@ function sessionFromRow(r: SessionRowDb): StoredSession {
     rig: r.rig,
     virtual: r.virtual === 1,
     seed: r.seed,
-    hardware: r.hardware === null ? null : JSON.parse(r.hardware),
+    hardware: r.hardware === null ? null : (JSON.parse(r.hardware) as PipetteHardwareInfo[]),
+    presetSettings: r.preset_settings ? (JSON.parse(r.preset_settings) as Record<string, unknown>) : null,
     pipettes: JSON.parse(r.pipettes) as string[],
     startT: r.start_t,
     startEpochMs: r.start_epoch,

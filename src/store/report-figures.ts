@@ -15,18 +15,33 @@
  * - Whole-cell interval of an attempt: from its first transition into
  *   `wholeCell` or `record` to the pipette's next transition into any other
  *   state (or the attempt's / session's end).
- * - Trial (for the "≥ 2 simultaneous whole-cell" rate): round k of a session
- *   is the k-th attempt of each pipette (attempts ordered by start). A round
- *   is a trial when at least two pipettes took part (a round of one cannot
- *   test simultaneity). A trial succeeds when the whole-cell intervals of at
- *   least two of its attempts overlap in time (touching ends do not overlap).
+ * - ≥ 2 simultaneous whole-cell, by time (right however the pipettes were
+ *   coordinated): an episode is a maximal stretch of session time during
+ *   which at least two pipettes are in whole-cell or record at once (their
+ *   whole-cell intervals overlap; touching ends do not); the report gives the
+ *   number of episodes, their total time, and the share of attempts that
+ *   reached whole-cell whose whole-cell interval overlapped that of an
+ *   attempt on another pipette.
+ * - ≥ 2 simultaneous whole-cell, by round: round k of a session is the k-th
+ *   attempt of each pipette (attempts ordered by start). A round is a trial
+ *   when at least two pipettes took part (a round of one cannot test
+ *   simultaneity); it succeeds when the whole-cell intervals of at least two
+ *   of its attempts overlap. This is the Multipatcher's trial when the preset
+ *   runs synchronized rounds (`coordination.synchronized_rounds`: every
+ *   pipette starts its k-th attempt together). Otherwise pipettes run
+ *   independently and round k only groups attempts by index: its attempts need
+ *   not have run at the same time, and overlaps across rounds are missed; the
+ *   figures by time are the ones to read. Sessions that did not record their
+ *   preset's settings count as independent.
  * - Failure reasons: ended attempts whose outcome is not `recorded`, grouped
  *   by failureReason (null → the outcome, e.g. 'aborted', or 'unknown'),
  *   ranked by count, ties by name.
  * - Cells per hour: attempts that reached `recorded`, per hour of session
  *   time (clock time, end − start).
  * - Quality distributions: over ended attempts where the figure is known;
- *   quartiles by linear interpolation between order statistics.
+ *   quartiles by linear interpolation between order statistics. Spontaneous
+ *   break-in: the share of ended attempts that reached whole-cell whose
+ *   break-in happened by itself, before any suction pulse.
  */
 import { FUNNEL, PIPETTE_STATES, type FunnelStage } from '../control/events.ts';
 import type { StoredAttempt, StoredSession, StoredTransition } from './queries.ts';
@@ -204,10 +219,41 @@ export function maxOverlap(intervals: readonly Interval[]): number {
   return best;
 }
 
-/** One-line statement of what a trial is, for reports. */
-export const TRIAL_DEFINITION =
-  'trial = round k of a session (the k-th attempt of each pipette) with at least 2 pipettes taking part; ' +
-  'success = whole-cell intervals (wholeCell/record states) of at least 2 of its attempts overlap in time';
+/** How a session's pipettes were coordinated, as its stored preset says (a missing flag = independent). */
+export type RoundMode = 'synchronized' | 'independent';
+/** Over several sessions: 'mixed' when they differ. */
+export type RoundsOf = RoundMode | 'mixed' | 'none';
+
+export function roundModeOf(s: StoredSession): RoundMode {
+  const coordination = s.presetSettings?.coordination as Record<string, unknown> | undefined;
+  return coordination?.synchronized_rounds === true ? 'synchronized' : 'independent';
+}
+
+export function roundsOf(sessions: readonly StoredSession[]): RoundsOf {
+  const modes = new Set(sessions.map(roundModeOf));
+  if (modes.size === 0) return 'none';
+  return modes.size > 1 ? 'mixed' : [...modes][0];
+}
+
+/** One-line statement of what a round-based trial is, for reports: says plainly when rounds are only attempt indexes. */
+export function roundDefinition(mode: RoundsOf): string {
+  const success = 'success = whole-cell intervals (wholeCell/record states) of at least 2 of its attempts overlap in time';
+  switch (mode) {
+    case 'synchronized':
+      return `trial = round k of a session: every pipette's k-th attempt, started together (synchronized rounds), with at least 2 pipettes taking part; ${success}`;
+    case 'independent':
+    case 'none':
+      return (
+        `by attempt index: the pipettes ran independently, so round k is just the k-th attempt of each pipette, whose attempts need not have run at the same time (see the figures by time); ` +
+        `trial = such a round with at least 2 pipettes taking part; ${success}`
+      );
+    case 'mixed':
+      return (
+        `round k = the k-th attempt of each pipette: started together in sessions with synchronized rounds, by attempt index only in the others (see the figures by time); ` +
+        `trial = a round with at least 2 pipettes taking part; ${success}`
+      );
+  }
+}
 
 export interface Trial {
   sessionId: string;
@@ -219,7 +265,20 @@ export interface Trial {
   maxSimultaneous: number;
 }
 
+/** A maximal stretch of time with ≥ 2 pipettes in whole-cell or record. */
+export interface Episode {
+  sessionId: string;
+  /** clock ms */
+  start: number;
+  end: number;
+  /** most pipettes in whole-cell at one instant of it */
+  maxPipettes: number;
+  /** the pipettes in whole-cell at some point of it */
+  pipettes: string[];
+}
+
 export interface SimultaneousFigures {
+  /** by round (see roundMode / definition) */
   trials: number;
   /** trials with ≥ 2 overlapping whole-cell recordings */
   successes: number;
@@ -227,6 +286,17 @@ export interface SimultaneousFigures {
   /** number of trials by their maxSimultaneous */
   byMax: Record<number, number>;
   detail: Trial[];
+  /** how the rounds were formed */
+  roundMode: RoundsOf;
+  definition: string;
+  /** by time: episodes with ≥ 2 pipettes in whole-cell or record, and their total length, s */
+  episodes: number;
+  episodeSeconds: number;
+  episodeDetail: Episode[];
+  /** attempts that reached whole-cell, and those whose whole-cell interval overlapped another pipette's */
+  wholeCellAttempts: number;
+  overlappingAttempts: number;
+  overlapShare: number | null;
 }
 
 export function simultaneousWholeCell(
@@ -270,7 +340,97 @@ export function simultaneousWholeCell(
   const successes = detail.filter((t) => t.maxSimultaneous >= 2).length;
   const byMax: Record<number, number> = {};
   for (const t of detail) byMax[t.maxSimultaneous] = (byMax[t.maxSimultaneous] ?? 0) + 1;
-  return { trials: detail.length, successes, rate: detail.length ? successes / detail.length : null, byMax, detail };
+  const mode = roundsOf(sessions);
+  const byTime = simultaneityByTime(sessions, attempts, intervals);
+  return {
+    trials: detail.length,
+    successes,
+    rate: detail.length ? successes / detail.length : null,
+    byMax,
+    detail,
+    roundMode: mode,
+    definition: roundDefinition(mode),
+    ...byTime,
+  };
+}
+
+interface Timed extends Interval {
+  pipetteId: string;
+}
+
+/** Episodes of ≥ 2 pipettes in whole-cell, and which attempts overlapped another pipette's, per session. */
+function simultaneityByTime(
+  sessions: readonly StoredSession[],
+  attempts: readonly StoredAttempt[],
+  intervals: ReadonlyMap<string, Interval>,
+): Pick<SimultaneousFigures, 'episodes' | 'episodeSeconds' | 'episodeDetail' | 'wholeCellAttempts' | 'overlappingAttempts' | 'overlapShare'> {
+  const episodeDetail: Episode[] = [];
+  let wholeCellAttempts = 0;
+  let overlappingAttempts = 0;
+  for (const s of sessions) {
+    const mine: Timed[] = [];
+    for (const a of attempts) {
+      if (a.sessionId !== s.id) continue;
+      const iv = intervals.get(`${s.id}\0${a.attemptId}`);
+      if (iv) mine.push({ ...iv, pipetteId: a.pipetteId });
+    }
+    wholeCellAttempts += mine.length;
+    const swept = sweepWholeCell(s.id, mine);
+    overlappingAttempts += swept.overlapping;
+    episodeDetail.push(...swept.episodes);
+  }
+  const episodeSeconds = episodeDetail.reduce((sum, e) => sum + (e.end - e.start) / 1000, 0);
+  return {
+    episodes: episodeDetail.length,
+    episodeSeconds,
+    episodeDetail,
+    wholeCellAttempts,
+    overlappingAttempts,
+    overlapShare: wholeCellAttempts ? overlappingAttempts / wholeCellAttempts : null,
+  };
+}
+
+/**
+ * One pass over a session's whole-cell intervals in time order: the maximal
+ * stretches with ≥ 2 pipettes inside, and the intervals that were inside
+ * during one. All changes at one instant are applied before looking, so an
+ * interval ending where another starts neither overlaps it nor splits an
+ * episode.
+ */
+function sweepWholeCell(sessionId: string, intervals: readonly Timed[]): { episodes: Episode[]; overlapping: number } {
+  const points: Array<{ t: number; iv: Timed; starts: boolean }> = [];
+  for (const iv of intervals) {
+    if (iv.end <= iv.start) continue;
+    points.push({ t: iv.start, iv, starts: true }, { t: iv.end, iv, starts: false });
+  }
+  points.sort((a, b) => a.t - b.t);
+  const active = new Set<Timed>();
+  const perPipette = new Map<string, number>();
+  const overlapped = new Set<Timed>();
+  const episodes: Episode[] = [];
+  let open: (Episode & { seen: Set<string> }) | null = null;
+  for (let i = 0; i < points.length; ) {
+    const t = points[i].t;
+    for (; i < points.length && points[i].t === t; i++) {
+      const { iv, starts } = points[i];
+      const n = (perPipette.get(iv.pipetteId) ?? 0) + (starts ? 1 : -1);
+      if (n === 0) perPipette.delete(iv.pipetteId);
+      else perPipette.set(iv.pipetteId, n);
+      if (starts) active.add(iv);
+      else active.delete(iv);
+    }
+    if (perPipette.size >= 2) {
+      for (const iv of active) overlapped.add(iv);
+      open ??= { sessionId, start: t, end: t, maxPipettes: 0, pipettes: [], seen: new Set() };
+      open.maxPipettes = Math.max(open.maxPipettes, perPipette.size);
+      for (const p of perPipette.keys()) open.seen.add(p);
+    } else if (open !== null) {
+      const { seen, ...episode } = open;
+      episodes.push({ ...episode, end: t, pipettes: [...seen].sort() });
+      open = null;
+    }
+  }
+  return { episodes, overlapping: overlapped.size };
 }
 
 export interface Distribution {
@@ -303,6 +463,13 @@ export function distribution(values: ReadonlyArray<number | null>): Distribution
   };
 }
 
+/** Of the ended attempts that reached whole-cell, how many broke in spontaneously. */
+export interface BreakInShare {
+  attempts: number;
+  spontaneous: number;
+  rate: number | null;
+}
+
 /** SI units: Ω, Ω, Ω, F, A, V, Ω, s. */
 export interface QualityFigures {
   seal: Distribution;
@@ -313,12 +480,18 @@ export interface QualityFigures {
   vrest: Distribution;
   r0: Distribution;
   timeToSeal: Distribution;
+  spontaneousBreakIn: BreakInShare;
 }
+
+const WHOLE_CELL_STAGES = new Set<string>(['wholeCell', 'recorded']);
 
 export function qualityOf(attempts: readonly StoredAttempt[]): QualityFigures {
   const ended = attempts.filter((a) => a.status === 'ended');
   const of = (pick: (a: StoredAttempt) => number | null): Distribution => distribution(ended.map(pick));
+  const brokeIn = ended.filter((a) => a.stageReached !== null && WHOLE_CELL_STAGES.has(a.stageReached));
+  const spontaneous = brokeIn.filter((a) => a.spontaneousBreakIn).length;
   return {
+    spontaneousBreakIn: { attempts: brokeIn.length, spontaneous, rate: brokeIn.length ? spontaneous / brokeIn.length : null },
     seal: of((a) => a.peakSeal),
     ra: of((a) => a.ra),
     rm: of((a) => a.rm),

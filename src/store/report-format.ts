@@ -43,11 +43,12 @@ export function reportAsTable(r: StoreReport): string {
   out.push('\nSessions\n');
   out.push(
     renderTable(
-      ['session', 'preset', 'operator', 'status', 'start (UTC)', 'duration', 'pipettes', 'attempts', 'recorded', 'cells/h', '≥2 simult.', 'med seal GΩ', 'med Ra MΩ'],
+      ['session', 'preset', 'operator', 'seed', 'status', 'start (UTC)', 'duration', 'pipettes', 'attempts', 'recorded', 'cells/h', '≥2 by round', 'wc overlap', 'med seal GΩ', 'med Ra MΩ'],
       r.sessions.map((s) => [
         s.id,
         s.preset,
         s.operator,
+        s.seed === null ? '—' : String(s.seed),
         s.status,
         isoMinute(s.startEpochMs),
         duration(s.durationS),
@@ -55,12 +56,39 @@ export function reportAsTable(r: StoreReport): string {
         s.unfinished ? `${s.attempts}+${s.unfinished}` : String(s.attempts),
         String(s.recorded),
         fmt(s.cellsPerHour),
-        pct(s.simultaneousRate),
+        s.roundMode === 'synchronized' ? pct(s.simultaneousRate) : `${pct(s.simultaneousRate)} idx`,
+        pct(s.overlapShare),
         fmt(s.medianSeal, 2, 1e-9),
         fmt(s.medianRa, 1, 1e-6),
       ]),
     ),
   );
+  if (r.sessions.some((s) => s.roundMode !== 'synchronized')) {
+    out.push(
+      "idx: the pipettes ran independently, so '≥2 by round' groups attempts by index only; " +
+        "'wc overlap' (share of whole-cell attempts that overlapped another pipette's) is right in any mode\n",
+    );
+  }
+  for (const s of r.sessions) {
+    if (!s.hardware?.length) continue;
+    out.push(`\nHardware of ${s.id} (${s.rig})\n`);
+    out.push(
+      renderTable(
+        ['pipette', 'manipulator', 'port', 'pressure', 'port', 'ch', 'amplifier', 'port', 'ch'],
+        s.hardware.map((h) => [
+          h.pipetteId,
+          h.manipulator.unit === null ? h.manipulator.driver : `${h.manipulator.driver} #${h.manipulator.unit}`,
+          h.manipulator.path,
+          h.pressure.driver,
+          h.pressure.path,
+          String(h.pressure.channel),
+          h.amplifier.driver,
+          h.amplifier.path,
+          String(h.amplifier.channel),
+        ]),
+      ),
+    );
+  }
   const dropped = r.sessions.filter(
     (s) => (s.stats.backpressure_dropped_testpulse_sweeps ?? 0) + (s.stats.backpressure_dropped_readings ?? 0) + (s.stats.backpressure_dropped_positions ?? 0) > 0,
   );
@@ -103,10 +131,12 @@ export function reportAsTable(r: StoreReport): string {
 
   out.push(`\nCells per hour: ${fmt(r.cellsPerHour)} (${r.recorded} recorded in ${fmt(r.hours)} h of session time)\n`);
   const sim = r.simultaneous;
+  out.push('\n≥2 simultaneous whole-cell\n');
   out.push(
-    `≥2 simultaneous whole-cell: ${sim.successes} of ${sim.trials} trials (${pct(sim.rate)}); ` +
-      'trial = round k of a session (the k-th attempt of each pipette), ≥2 pipettes taking part\n',
+    `  by time: ${sim.episodes} episode${sim.episodes === 1 ? '' : 's'} with ≥2 pipettes in whole-cell or record, ${duration(sim.episodeSeconds)} in all; ` +
+      `${sim.overlappingAttempts} of ${sim.wholeCellAttempts} whole-cell attempts (${pct(sim.overlapShare)}) overlapped another pipette's\n`,
   );
+  out.push(`  by round: ${sim.successes} of ${sim.trials} trials (${pct(sim.rate)}); ${sim.definition}\n`);
 
   const q = r.quality;
   out.push('\nQuality (ended attempts where known)\n');
@@ -134,6 +164,8 @@ export function reportAsTable(r: StoreReport): string {
       ],
     ),
   );
+  const sb = q.spontaneousBreakIn;
+  out.push(`Spontaneous break-in: ${sb.spontaneous} of ${sb.attempts} attempts that reached whole-cell (${pct(sb.rate)})\n`);
 
   out.push(`\nRecorded cells: e-features (IPFX definitions; ${r.cells.length} cell${r.cells.length === 1 ? '' : 's'})\n`);
   if (r.cells.length === 0) out.push('(none)\n');
@@ -173,8 +205,13 @@ export function reportAsCsv(r: StoreReport): string {
   };
   for (const s of r.sessions) {
     for (const [k, v] of Object.entries(s)) {
-      if (k === 'id' || k === 'stats') continue;
+      if (k === 'id' || k === 'stats' || k === 'hardware') continue;
       put('sessions', s.id, k, v);
+    }
+    for (const h of s.hardware ?? []) {
+      for (const device of ['manipulator', 'pressure', 'amplifier'] as const) {
+        for (const [k, v] of Object.entries(h[device])) put('hardware', s.id, `${h.pipetteId}.${device}.${k}`, v);
+      }
     }
     for (const [k, v] of Object.entries(s.stats)) put('session_stats', s.id, k, v);
   }
@@ -203,9 +240,17 @@ export function reportAsCsv(r: StoreReport): string {
   put('cells_per_hour', 'all', 'recorded', r.recorded);
   put('cells_per_hour', 'all', 'hours', r.hours);
   put('cells_per_hour', 'all', 'per_hour', r.cellsPerHour);
-  put('simultaneous', 'all', 'trials', r.simultaneous.trials);
-  put('simultaneous', 'all', 'successes', r.simultaneous.successes);
-  put('simultaneous', 'all', 'rate', r.simultaneous.rate);
+  const sim = r.simultaneous;
+  put('simultaneous', 'all', 'episodes', sim.episodes);
+  put('simultaneous', 'all', 'episode_seconds', sim.episodeSeconds);
+  put('simultaneous', 'all', 'whole_cell_attempts', sim.wholeCellAttempts);
+  put('simultaneous', 'all', 'overlapping_attempts', sim.overlappingAttempts);
+  put('simultaneous', 'all', 'overlap_share', sim.overlapShare);
+  put('simultaneous', 'all', 'round_mode', sim.roundMode);
+  put('simultaneous', 'all', 'trials', sim.trials);
+  put('simultaneous', 'all', 'successes', sim.successes);
+  put('simultaneous', 'all', 'rate', sim.rate);
+  put('simultaneous', 'all', 'definition', sim.definition);
   for (const [name, d] of Object.entries(r.quality)) {
     for (const [k, v] of Object.entries(d)) put('quality', name, k, v);
   }

@@ -4,6 +4,7 @@
  * the dashboard's sessions page.
  */
 import type Database from 'better-sqlite3';
+import type { PipetteHardwareInfo } from '../control/events.ts';
 import {
   cellsPerHour,
   failureReasons,
@@ -20,6 +21,8 @@ import {
   recordedCells,
   type Distribution,
   type RecordedCell,
+  roundModeOf,
+  type RoundMode,
 } from './report-figures.ts';
 import {
   getSession,
@@ -40,6 +43,8 @@ export interface SessionSummary {
   rig: string;
   virtual: boolean;
   seed: number | null;
+  /** each pipette's devices, when the session recorded them */
+  hardware: PipetteHardwareInfo[] | null;
   status: StoredSession['status'];
   endReason: string | null;
   startEpochMs: number;
@@ -52,7 +57,12 @@ export interface SessionSummary {
   /** recorded / ended attempts */
   recordedRate: number | null;
   cellsPerHour: number | null;
+  /** ≥ 2 simultaneous whole-cell by round, and how the rounds were formed */
   simultaneousRate: number | null;
+  roundMode: RoundMode;
+  /** by time: episodes with ≥ 2 pipettes in whole-cell, and the share of whole-cell attempts that overlapped another */
+  simultaneousEpisodes: number;
+  overlapShare: number | null;
   medianSeal: number | null;
   medianRa: number | null;
   /** writer counters (back-pressure, decimation) */
@@ -94,6 +104,10 @@ function groupFunnel(attempts: readonly StoredAttempt[], key: (a: StoredAttempt)
   return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, list]) => ({ key: k, ...funnelOf(list) }));
 }
 
+function simultaneousColumns(f: SimultaneousFigures): Pick<SessionSummary, 'simultaneousRate' | 'simultaneousEpisodes' | 'overlapShare'> {
+  return { simultaneousRate: f.rate, simultaneousEpisodes: f.episodes, overlapShare: f.overlapShare };
+}
+
 function summarize(
   db: Database.Database,
   s: StoredSession,
@@ -111,6 +125,7 @@ function summarize(
     rig: s.rig,
     virtual: s.virtual,
     seed: s.seed,
+    hardware: s.hardware,
     status: s.status,
     endReason: s.endReason,
     startEpochMs: s.startEpochMs,
@@ -122,7 +137,8 @@ function summarize(
     recorded: funnel.counts.recorded,
     recordedRate: funnel.rates.recorded,
     cellsPerHour: cph.perHour,
-    simultaneousRate: simultaneousWholeCell([s], mine, transitions).rate,
+    ...simultaneousColumns(simultaneousWholeCell([s], mine, transitions)),
+    roundMode: roundModeOf(s),
     medianSeal: quality.seal.median,
     medianRa: quality.ra.median,
     stats: sessionStats(db, s.id),

@@ -35,7 +35,7 @@ CREATE TABLE sessions (
   preset TEXT NOT NULL,
   operator TEXT NOT NULL,
   seed INTEGER,                       -- simulated rigs: the seed that reproduces the run
-  hardware TEXT,                      -- real rigs: JSON list of devices, when known
+  hardware TEXT,                      -- JSON list per pipette of its devices (PipetteHardwareInfo), when known
   rig TEXT NOT NULL,
   virtual INTEGER NOT NULL,
   pipettes TEXT NOT NULL,             -- JSON array of pipette ids, in rig order
@@ -227,12 +227,38 @@ CREATE TABLE session_stats (
 ) WITHOUT ROWID;
 `;
 
+const V2 = `
+-- random per writer; its lock file (writer-identity.ts) tells a live writer from a dead one
+ALTER TABLE sessions ADD COLUMN writer_token TEXT;
+-- the preset's settings as the session ran with them (JSON), when the event carried them
+ALTER TABLE sessions ADD COLUMN preset_settings TEXT;
+
+-- events the store could not file, kept whole with the reason (ingest.ts: rejected alone, the batch goes on)
+CREATE TABLE rejected_events (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT,                    -- the session it arrived in; no foreign key, that row may be what failed
+  type TEXT NOT NULL,
+  t REAL NOT NULL,
+  epoch REAL NOT NULL,
+  error TEXT NOT NULL,
+  event TEXT NOT NULL                 -- the RigEvent as JSON; float32 arrays as {"float32": base64 of LE bytes}
+);
+CREATE INDEX rejected_by_session ON rejected_events(session_id, t);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'initial schema',
     up: (db) => {
       db.exec(V1);
+    },
+  },
+  {
+    version: 2,
+    description: 'writer tokens, rejected events, preset settings',
+    up: (db) => {
+      db.exec(V2);
     },
   },
 ];

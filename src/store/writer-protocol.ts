@@ -2,7 +2,7 @@
 import type { RigEvent } from '../control/events.ts';
 import type { PositionDecimation, ReadingDecimation } from './decimation.ts';
 import type { BatchCounters } from './ingest.ts';
-import type { StoreProblem } from './errors.ts';
+import type { SerializedError } from './worker-errors.ts';
 
 export interface WorkerConfig {
   path: string;
@@ -31,12 +31,6 @@ export interface WorkerConfig {
  */
 export type RingRef = [index: number, field: 0 | 1, offset: number, length: number];
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  problem?: StoreProblem;
-  file?: string;
-}
 
 export type ToWorker =
   | { type: 'batch'; events: RigEvent[]; refs: RingRef[]; bytes: number; counters: BatchCounters }

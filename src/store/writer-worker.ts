@@ -17,25 +17,18 @@ import type { RigEvent } from '../control/events.ts';
 import { StoreError } from './errors.ts';
 import { createIngestor, type BatchCounters, type Ingestor } from './ingest.ts';
 import { openDatabase } from './migrations.ts';
-import type { FromWorker, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
+import { currentWriter, holdWriterLock, type WriterLock } from './writer-identity.ts';
+import { serializeError, type SerializedError } from './worker-errors.ts';
+import type { FromWorker, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
 if (!parentPort) throw new Error('writer-worker.ts must run in a worker thread');
 const port: MessagePort = parentPort;
-const config = workerData as WorkerConfig;
-
-function serialize(err: unknown): SerializedError {
-  if (err instanceof StoreError) return { name: err.name, message: err.message, problem: err.problem, file: err.file };
-  const e = err as Error;
-  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
-}
+const config = (workerData as { config: WorkerConfig }).config;
 
 const send = (msg: FromWorker): void => port.postMessage(msg);
 
 type Batch = Extract<ToWorker, { type: 'batch' }>;
 
-function zeroCounters(): BatchCounters {
-  return { droppedTestpulseSweeps: 0, droppedReadings: 0, droppedPositions: 0, backpressureEpisodes: 0, queuePeakBytes: 0, queuePeakEvents: 0 };
-}
 
 function start(): void {
   if (config.nice > 0 && process.platform === 'linux') {
@@ -47,12 +40,23 @@ function start(): void {
     }
   }
   let db: Database.Database;
+  let lock: WriterLock;
   let recovered: string[] = [];
   try {
     db = openDatabase(config.path, { synchronous: config.synchronous, onRecovered: (ids) => (recovered = ids) });
-    db.pragma('wal_autocheckpoint = 0');
   } catch (err) {
-    send({ type: 'open-failed', error: serialize(err) });
+    send({ type: 'open-failed', error: serializeError(err) });
+    port.close();
+    return;
+  }
+  try {
+    db.pragma('wal_autocheckpoint = 0');
+    // held while this writer lives, so other processes see its sessions as live (writer-identity.ts)
+    lock = holdWriterLock(config.path, currentWriter().token as string);
+  } catch (err) {
+    db.close();
+    const e = new StoreError(config.path, 'io', `cannot take the writer lock next to the database (${(err as Error).message})`, { cause: err });
+    send({ type: 'open-failed', error: serializeError(e) });
     port.close();
     return;
   }
@@ -85,19 +89,17 @@ function start(): void {
   const drain = (): void => {
     while (queue.length > 0) {
       const events: RigEvent[] = [];
-      const counters = zeroCounters();
+      const counters: BatchCounters = { marks: [], queuePeakBytes: 0, queuePeakEvents: 0 };
       let bytes = 0;
       let batches = 0;
       while (queue.length > 0 && (events.length === 0 || bytes < config.maxTransactionBytes)) {
         const b = queue.shift() as Batch;
         batches++;
         attachRingSamples(b);
+        // positions of shed counts are per batch: shift them to this transaction's event list
+        for (const m of b.counters.marks) counters.marks.push({ ...m, at: events.length + m.at });
         for (const e of b.events) events.push(e);
         bytes += b.bytes;
-        counters.droppedTestpulseSweeps += b.counters.droppedTestpulseSweeps;
-        counters.droppedReadings += b.counters.droppedReadings;
-        counters.droppedPositions += b.counters.droppedPositions;
-        counters.backpressureEpisodes += b.counters.backpressureEpisodes;
         counters.queuePeakBytes = Math.max(counters.queuePeakBytes, b.counters.queuePeakBytes);
         counters.queuePeakEvents = Math.max(counters.queuePeakEvents, b.counters.queuePeakEvents);
       }
@@ -112,7 +114,7 @@ function start(): void {
         }
         send({ type: 'committed', batches, events: events.length, bytes, rejected: result.rejected, checkpointed });
       } catch (err) {
-        send({ type: 'failed', batches, events: events.length, bytes, error: serialize(err) });
+        send({ type: 'failed', batches, events: events.length, bytes, error: serializeError(err) });
       }
     }
   };
@@ -134,6 +136,11 @@ function start(): void {
         break;
       case 'flush':
         drain();
+        try {
+          ingest.storeHeldReadings(); // "flushed" means every reading written so far is stored, not held
+        } catch (err) {
+          send({ type: 'failed', batches: 0, events: 0, bytes: 0, error: serializeError(err) });
+        }
         send({ type: 'flushed', id: msg.id });
         break;
       case 'close': {
@@ -145,7 +152,12 @@ function start(): void {
           checkpoint('TRUNCATE');
           db.close();
         } catch (err) {
-          error = serialize(err);
+          error = serializeError(err);
+        }
+        try {
+          lock.release();
+        } catch {
+          // the kernel drops it when this thread's connections close; a later open deletes the file
         }
         send({ type: 'closed', id: msg.id, interrupted, ...(error ? { error } : {}) });
         port.close();

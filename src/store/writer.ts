@@ -22,8 +22,10 @@
  *     ('critical-backlog'): memory grows rather than the record losing data.
  *   - Every shed event is counted (stats().dropped, and per session in the
  *     session_stats table), and each episode is reported through
- *     `onBackpressure` when it starts and when it ends, with its counts, so the
- *     supervisor can log it. Callbacks run on a microtask, never inside write().
+ *     `onBackpressure` when it starts and when it ends, with its counts.
+ *     `backpressureToLog` turns those reports into `log` warn events for the
+ *     rig's event sink (run.ts), so they reach the store and the dashboard.
+ *     Callbacks run on a microtask, never inside write().
  *   - If the worker fails (disk full, crash), the events it could not commit
  *     are counted in stats().lost and reported through `onError`.
  */
@@ -36,11 +38,11 @@ import {
   type PositionDecimation,
   type ReadingDecimation,
 } from './decimation.ts';
-import { StoreError } from './errors.ts';
 import { createSampleRing, type SampleRing } from './sample-ring.ts';
-import type { BatchCounters } from './ingest.ts';
+import type { CounterMark, ShedCounts } from './ingest.ts';
 import { defaultDbPath } from './paths.ts';
-import type { FromWorker, RingRef, SerializedError, ToWorker, WorkerConfig } from './writer-protocol.ts';
+import { reviveError } from './worker-errors.ts';
+import type { FromWorker, RingRef, ToWorker, WorkerConfig } from './writer-protocol.ts';
 
 export interface StoreWriterOptions {
   /** database file (default: `AUTOPATCH_DB` or data/autopatch.sqlite in the repo) */
@@ -75,6 +77,35 @@ export type BackpressureEvent =
   | { kind: 'shedding-started'; t: number; pendingBytes: number; pendingEvents: number }
   | { kind: 'shedding-stopped'; t: number; pendingBytes: number; pendingEvents: number; dropped: DropCounts }
   | { kind: 'critical-backlog'; t: number; pendingBytes: number; pendingEvents: number };
+
+/** The `log` event an episode report becomes (without the sink's time stamps). */
+export interface BackpressureLog {
+  type: 'log';
+  level: 'warn';
+  pipetteId: null;
+  message: string;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export function describeBackpressure(e: BackpressureEvent): string {
+  switch (e.kind) {
+    case 'shedding-started':
+      return `store: back-pressure: ${e.pendingEvents} events (${mb(e.pendingBytes)}) written but not yet on disk; thinning test-pulse sweeps, readings and positions until it clears`;
+    case 'shedding-stopped':
+      return (
+        `store: back-pressure cleared; shed ${e.dropped.testpulseSweeps} test-pulse sweeps, ${e.dropped.testpulseReadings} readings ` +
+        `and ${e.dropped.positions} positions (counted in the session's stats)`
+      );
+    case 'critical-backlog':
+      return `store: ${mb(e.pendingBytes)} of events waiting for the disk, past the hard limit; critical events are still all kept (memory grows)`;
+  }
+}
+
+/** An onBackpressure that reports every episode start and end as a `log` warn event through `emit`. */
+export function backpressureToLog(emit: (event: BackpressureLog) => void): (e: BackpressureEvent) => void {
+  return (e) => emit({ type: 'log', level: 'warn', pipetteId: null, message: describeBackpressure(e) });
+}
 
 export interface StoreWriterStats {
   /** write() calls */
@@ -119,19 +150,9 @@ export interface StoreWriter {
   readonly ready: Promise<void>;
 }
 
-const WORKER_URL = new URL('./writer-worker-boot.mjs', import.meta.url);
+const WORKER_URL = new URL('./worker-boot.mjs', import.meta.url);
 /** stands in for arrays that travel through the ring (or are empty) */
 const EMPTY = new Float32Array(0);
-
-function revive(e: SerializedError): Error {
-  if (e.problem && e.file !== undefined) {
-    const prefix = `${e.file}: `;
-    return new StoreError(e.file, e.problem, e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message);
-  }
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
-}
 
 interface Waiter {
   resolve: () => void;
@@ -191,13 +212,14 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
   let lastT = 0;
   let episode: DropCounts = { testpulseSweeps: 0, testpulseReadings: 0, positions: 0 };
   let criticalWarned = false;
-  const counters: BatchCounters = {
-    droppedTestpulseSweeps: 0,
-    droppedReadings: 0,
-    droppedPositions: 0,
-    backpressureEpisodes: 0,
-    queuePeakBytes: 0,
-    queuePeakEvents: 0,
+  const noShed = (): ShedCounts => ({ droppedTestpulseSweeps: 0, droppedReadings: 0, droppedPositions: 0, backpressureEpisodes: 0 });
+  /** shed since the last event queued; becomes a mark at the queue position where it happened */
+  let shed = noShed();
+  let marks: CounterMark[] = [];
+  const markShed = (): void => {
+    if (shed.droppedTestpulseSweeps + shed.droppedReadings + shed.droppedPositions + shed.backpressureEpisodes === 0) return;
+    marks.push({ at: queue.length, ...shed });
+    shed = noShed();
   };
   const shedCount = new Map<string, number>();
   const flushWaiters = new Map<number, Waiter>();
@@ -213,7 +235,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
     if (cb) notify(() => cb(e));
   };
 
-  const worker = new Worker(WORKER_URL, { workerData: config });
+  const worker = new Worker(WORKER_URL, { workerData: { entry: './writer-worker.ts', config } });
   let refd = true;
   const setRef = (want: boolean): void => {
     // keep the process alive only while something is on its way to disk
@@ -260,7 +282,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
     if (!stats.shedding && (stats.pendingBytes > highWaterBytes || stats.pendingEvents > highWaterEvents)) {
       stats.shedding = true;
       stats.backpressureEpisodes++;
-      counters.backpressureEpisodes++;
+      shed.backpressureEpisodes++;
       episode = { testpulseSweeps: 0, testpulseReadings: 0, positions: 0 };
       shedCount.clear();
       backpressure({ kind: 'shedding-started', t: lastT, pendingBytes: stats.pendingBytes, pendingEvents: stats.pendingEvents });
@@ -279,27 +301,25 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
 
   const post = (): void => {
     postScheduled = false;
-    if (queue.length === 0) return;
     if (phase === 'failed' || phase === 'closed') return;
-    counters.queuePeakBytes = stats.peakPendingBytes;
-    counters.queuePeakEvents = stats.peakPendingEvents;
-    const msg: ToWorker = { type: 'batch', events: queue, refs, bytes: queueBytes, counters: { ...counters } };
+    markShed();
+    // shed counts go even with no event to carry them (a tail of shed events, then flush or close)
+    if (queue.length === 0 && marks.length === 0) return;
+    const counters = { marks, queuePeakBytes: stats.peakPendingBytes, queuePeakEvents: stats.peakPendingEvents };
+    const msg: ToWorker = { type: 'batch', events: queue, refs, bytes: queueBytes, counters };
     const buffers = transfer;
     postedRegions.push(regionsInBatch);
     queue = [];
     refs = [];
+    marks = [];
     regionsInBatch = 0;
     transfer = [];
     queueBytes = 0;
-    counters.droppedTestpulseSweeps = 0;
-    counters.droppedReadings = 0;
-    counters.droppedPositions = 0;
-    counters.backpressureEpisodes = 0;
     setRef(true);
     worker.postMessage(msg, buffers);
   };
 
-  const dropCounterName: Record<SheddableKind, 'droppedTestpulseSweeps' | 'droppedReadings' | 'droppedPositions'> = {
+  const dropCounterName: Record<SheddableKind, Exclude<keyof ShedCounts, 'backpressureEpisodes'>> = {
     testpulseSweeps: 'droppedTestpulseSweeps',
     testpulseReadings: 'droppedReadings',
     positions: 'droppedPositions',
@@ -353,7 +373,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         if (idle()) setRef(false);
         break;
       case 'open-failed':
-        fail(revive(msg.error));
+        fail(reviveError(msg.error));
         break;
       case 'committed':
         releaseBatches(msg.batches);
@@ -375,7 +395,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         stats.pendingEvents -= msg.events;
         stats.pendingBytes -= msg.bytes;
         stats.error = msg.error.message;
-        reportError(revive(msg.error));
+        reportError(reviveError(msg.error));
         updateShedding();
         break;
       case 'flushed': {
@@ -391,7 +411,7 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
         closeWaiter = null;
         if (msg.error) {
           stats.error = msg.error.message;
-          w?.reject(revive(msg.error));
+          w?.reject(reviveError(msg.error));
         } else {
           w?.resolve();
         }
@@ -421,10 +441,15 @@ export function createStoreWriter(options: StoreWriterOptions = {}): StoreWriter
       if (kind !== null && stats.shedding && shouldShed(kind, event)) {
         stats.dropped[kind]++;
         episode[kind]++;
-        counters[dropCounterName[kind]]++;
+        shed[dropCounterName[kind]]++;
+        if (!postScheduled) {
+          postScheduled = true;
+          queueMicrotask(post);
+        }
         return;
       }
       const bytes = eventBytes(event);
+      markShed();
       queue.push(toWire(event));
       queueBytes += bytes;
       stats.pendingEvents++;

@@ -35,6 +35,13 @@ describe('autopatch run', () => {
     const sessions = listSessions(store);
     expect(sessions).toHaveLength(1);
     expect(sessions[0]).toMatchObject({ status: 'completed', preset: 'culture', seed: 3 });
+    // the rig description's devices and the preset's settings are recorded with the session
+    expect(sessions[0].hardware).toEqual([
+      { pipetteId: 'p1', manipulator: { driver: 'sutter-mp285', path: 'sim:sutter-mp285-p1', unit: null }, pressure: { driver: 'autopatch-pbox', path: 'sim:pbox-1', channel: 0 }, amplifier: { driver: 'amp-bridge', path: 'sim:amp-1', channel: 0 } },
+      { pipetteId: 'p2', manipulator: { driver: 'sutter-mpc325', path: 'sim:sutter-mpc325-p2', unit: 1 }, pressure: { driver: 'autopatch-pbox', path: 'sim:pbox-1', channel: 1 }, amplifier: { driver: 'amp-bridge', path: 'sim:amp-1', channel: 1 } },
+    ]);
+    expect(sessions[0].presetSettings).toMatchObject({ kind: 'autopatch-preset', name: 'culture' });
+    expect(r.out).toMatch(/^p2\s+sutter-mpc325 #1\s+sim:sutter-mpc325-p2\s+autopatch-pbox\s+sim:pbox-1\s+1\s+amp-bridge\s+sim:amp-1\s+1$/m);
     const attempts = listAttempts(store, [sessions[0].id]);
     expect(attempts).toHaveLength(4);
     expect(new Set(attempts.map((a) => a.pipetteId))).toEqual(new Set(['p1', 'p2']));

@@ -28,8 +28,10 @@ describe('archive routes', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().map((s: { sessionId: string }) => s.sessionId)).toEqual(['sess-1']);
     await get('/api/sessions?limit=5');
-    expect(archive.calls).toEqual(['listSessions:200', 'listSessions:5']);
+    await get('/api/sessions?limit=1000');
+    expect(archive.calls).toEqual(['listSessions:200', 'listSessions:5', 'listSessions:1000']);
     expect((await get('/api/sessions?limit=0')).statusCode).toBe(400);
+    expect((await get('/api/sessions?limit=1001')).statusCode).toBe(400); // at most 1000 summaries in one answer
   });
 
   it('serves a report, attempts with timelines, and the sweeps of an attempt', async () => {
@@ -79,6 +81,27 @@ describe('archive routes', () => {
     expect(small.sampleRateHz).toBeCloseTo((10_000 * small.response.length) / 10_000, 6);
   });
 
+  it('a long sweep as JSON is decimated to at most 20 000 points whatever is asked; as binary it stays exact', async () => {
+    await start();
+    const n = 200_000; // 4 s at 50 kHz
+    const response = new Float32Array(n).map((_, i) => Math.sin(i / 100) * 1e-3);
+    const info = { ...archive.sweepsById.get(2)!.info, sweepId: 3, samples: n, sampleRateHz: 50_000 };
+    archive.sweepsById.set(3, { info, response, stimulus: null });
+    const byDefault = (await get('/api/sweeps/3')).json();
+    expect(byDefault.response.length).toBeLessThanOrEqual(20_000);
+    expect(byDefault.response.length).toBeGreaterThan(19_000);
+    const peak = (xs: ArrayLike<number>): number => {
+      let m = -Infinity;
+      for (let i = 0; i < xs.length; i++) m = Math.max(m, xs[i]);
+      return m;
+    };
+    expect(peak(byDefault.response)).toBe(peak(response)); // min/max decimation keeps the extremes
+    expect((await get('/api/sweeps/3?maxPoints=1000000')).json().response.length).toBe(byDefault.response.length);
+    expect((await get('/api/sweeps/3?maxPoints=500')).json().response.length).toBeLessThanOrEqual(500);
+    const [frame] = decodeTraceFrames((await get('/api/sweeps/3?format=bin')).rawPayload);
+    expect(Buffer.from(frame.samples.buffer, frame.samples.byteOffset, frame.samples.byteLength)).toEqual(Buffer.from(response.buffer));
+  });
+
   it('a sweep as binary is the response frame then the command frame, bit-exact', async () => {
     await start();
     const res = await get('/api/sweeps/2?format=bin');
@@ -103,7 +126,7 @@ describe('archive routes', () => {
 
   it('an archive that throws gives a 500 JSON error, not a crash', async () => {
     await start();
-    archive.sweep = () => {
+    archive.sweep = async () => {
       throw new Error('database is locked');
     };
     const res = await get('/api/sweeps/1');

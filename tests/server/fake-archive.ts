@@ -33,6 +33,7 @@ export function createFakeArchive(): FakeArchive {
     endReason: 'completed',
     pipettes: ['p1', 'p2'],
     attempts: 2,
+    unfinished: 0,
     wholeCell: 1,
     recorded: 1,
   };
@@ -119,15 +120,20 @@ export function createFakeArchive(): FakeArchive {
     timePerState: { descent: 30, hunt: 60, seal: 42, breakIn: 3, wholeCell: 30, record: 95 },
     failureReasons: [{ reason: 'seal-stalled', count: 1 }],
     cellsPerHour: 1,
-    simultaneous: { trials: 1, atLeastTwo: 0, rate: 0, definition: 'overlapping whole-cell intervals within a round' },
+    simultaneous: {
+      trials: 1, atLeastTwo: 0, rate: 0, roundMode: 'independent', definition: 'overlapping whole-cell intervals within a round',
+      episodes: 0, episodeSeconds: 0, wholeCellAttempts: 1, overlappingAttempts: 0, overlapShare: 0,
+    },
     quality: {
       peakSeal: { n: 2, min: 4e8, q1: 4e8, median: 1.45e9, q3: 2.5e9, max: 2.5e9 },
       ra: { n: 1, min: 12e6, q1: 12e6, median: 12e6, q3: 12e6, max: 12e6 },
       rm: { n: 1, min: 3e8, q1: 3e8, median: 3e8, q3: 3e8, max: 3e8 },
       cm: { n: 1, min: 2e-11, q1: 2e-11, median: 2e-11, q3: 2e-11, max: 2e-11 },
       ihold: { n: 1, min: -5e-11, q1: -5e-11, median: -5e-11, q3: -5e-11, max: -5e-11 },
+      vrest: { n: 1, min: -0.068, q1: -0.068, median: -0.068, q3: -0.068, max: -0.068 },
       timeToSeal: { n: 1, min: 12, q1: 12, median: 12, q3: 12, max: 12 },
     },
+    spontaneousBreakIn: { attempts: 1, spontaneous: 0, rate: 0 },
     cells: [
       {
         attemptId: 'a1',
@@ -146,7 +152,7 @@ export function createFakeArchive(): FakeArchive {
     sessions: [session],
     sweepsById,
     calls,
-    listSessions({ limit }) {
+    async listSessions({ limit }) {
       calls.push(`listSessions:${limit}`);
       return [session].slice(0, limit);
     },
@@ -154,17 +160,17 @@ export function createFakeArchive(): FakeArchive {
       calls.push(`sessionReport:${id}`);
       return id === session.sessionId ? report : null;
     },
-    attempts(id) {
+    async attempts(id) {
       calls.push(`attempts:${id}`);
       return id === session.sessionId ? timelines : null;
     },
-    sweepsOfAttempt(attemptId) {
+    async sweepsOfAttempt(attemptId) {
       calls.push(`sweepsOfAttempt:${attemptId}`);
       if (attemptId === 'a2') return [];
       if (attemptId !== 'a1') return null;
       return [...sweepsById.values()].map((s) => s.info);
     },
-    sweep(id) {
+    async sweep(id) {
       calls.push(`sweep:${id}`);
       return sweepsById.get(id) ?? null;
     },

@@ -4,11 +4,17 @@ import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io.ts';
 import { reportCommand } from '../../src/cli/commands/report.ts';
 import { exportCommand } from '../../src/cli/commands/export.ts';
+import { dbCommand } from '../../src/cli/commands/db.ts';
+import Database from 'better-sqlite3';
+import { readdirSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.ts';
+import { getSession } from '../../src/store/queries.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
 import { createIngestor } from '../../src/store/ingest.ts';
 import { float32Text, registerExportFormat } from '../../src/store/export-formats.ts';
 import { reportFixtureEvents } from './fixtures/report-sessions.ts';
-import { EPOCH0, stimSweep, sweepEvent, tempDir, tpSweep } from './helpers.ts';
+import { EPOCH0, folderSnapshot, isolatedPath, sessionStarted, stimSweep, sweepEvent, tempDir, tpSweep } from './helpers.ts';
 
 const tmp = tempDir();
 const dbPath = tmp.file('cli.sqlite');
@@ -43,7 +49,7 @@ describe('report command', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toMatch(/autopatch report — 1 session\n/);
-    expect(out).toMatch(/^B\s+vivo-test\s+hand\s+aborted\s+2026-01-02 00:00\s+30m00s\s+2\s+2\+1\s+1\s+2\.00\s+0\.0%/m);
+    expect(out).toMatch(/^B\s+vivo-test\s+hand\s+7\s+aborted\s+2026-01-02 00:00\s+30m00s\s+2\s+2\+1\s+1\s+2\.00\s+0\.0%/m);
     expect(out).toMatch(/^approached\s+1\s+50\.0%\s+50\.0%$/m);
     expect(out).toMatch(/^pipette-broken\s+1\s+100\.0%\s+descent 1$/m);
     expect(out).toMatch(/^needsPipette\s+25m00s\s+41\.7%\s+1$/m); // 1500 s of 3600 pipette-seconds
@@ -102,6 +108,86 @@ describe('report command', () => {
     r = await run(reportCommand, ['--db', empty]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no sessions/);
+  });
+});
+
+/** A version-1 store with one session, as the first autopatch wrote it. */
+function oldStore(name: string): string {
+  const path = isolatedPath(tmp.dir, name);
+  const db = openDatabase(path, { migrations: MIGRATIONS.slice(0, 1) });
+  db.prepare(
+    `INSERT INTO sessions (id, preset, operator, rig, virtual, pipettes, start_t, start_epoch, status, last_t, last_epoch, end_t, end_epoch, end_reason)
+     VALUES ('old', 'slice-test', 'tester', 'rig', 1, '["p1"]', 0, ${EPOCH0}, 'completed', 60000, ${EPOCH0 + 60000}, 60000, ${EPOCH0 + 60000}, 'completed')`,
+  ).run();
+  db.close();
+  return path;
+}
+
+describe('reading commands open the store read-only', () => {
+  it('report and export refuse an older schema, say how to migrate, and change nothing', async () => {
+    const path = oldStore('old-refused');
+    const before = folderSnapshot(dirname(path));
+    for (const [cmd, argv] of [[reportCommand, ['--db', path]], [exportCommand, ['--session', 'old', '--format', 'csv', '--out', tmp.file('never'), '--db', path]]] as const) {
+      const r = await run(cmd, [...argv]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`${path}: schema version 1 is older than this autopatch's (${SCHEMA_VERSION})`);
+      expect(r.err).toContain(`autopatch db migrate --db ${path}`);
+    }
+    expect(folderSnapshot(dirname(path))).toEqual(before);
+    expect(existsSync(tmp.file('never'))).toBe(false);
+  });
+
+  it('report leaves a crashed session for a writer to recover, and says so', async () => {
+    const path = isolatedPath(tmp.dir, 'crashed');
+    const db = openDatabase(path);
+    createIngestor(db, { writer: { host: 'gone-host', boot: null, pid: 3, token: 'feedfacecafebeef' } }).applyBatch([sessionStarted('crashed', 0)]);
+    db.close();
+    const main = (): Buffer => readFileSync(path);
+    const before = main();
+    const r = await run(reportCommand, ['--db', path]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^crashed\s+slice-test\s+tester\s+42\s+running\s/m);
+    expect(r.err).toContain('report: note: session crashed is still marked running but its writer has stopped; the next `autopatch run` or `autopatch db migrate` marks it interrupted');
+    expect(main().equals(before)).toBe(true);
+    const check = openDatabase(path, { readonly: true });
+    expect(getSession(check, 'crashed')?.status).toBe('running');
+    check.close();
+  });
+});
+
+describe('db migrate', () => {
+  it('copies an older store aside, then migrates it; a current store is left alone', async () => {
+    const path = oldStore('old-migrated');
+    const r = await run(dbCommand, ['migrate', '--db', path]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const backups = readdirSync(dirname(path)).filter((f) => f.startsWith(`${basename(path)}.v1-backup-`));
+    expect(backups).toHaveLength(1);
+    expect(backups[0]).toMatch(/^store\.sqlite\.v1-backup-\d{8}T\d{6}Z$/);
+    const backup = `${dirname(path)}/${backups[0]}`;
+    expect(r.out).toBe(`${path}: migrated from schema 1 to ${SCHEMA_VERSION}; the version-1 copy is ${backup}\n`);
+    const copy = new Database(backup, { readonly: true });
+    expect(copy.pragma('user_version', { simple: true })).toBe(1);
+    expect(copy.prepare('SELECT id, status FROM sessions').all()).toEqual([{ id: 'old', status: 'completed' }]);
+    copy.close();
+    // the store itself is current and reads as before
+    const report = await run(reportCommand, ['--db', path, '--format', 'json']);
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.out).sessions.map((x: { id: string; status: string }) => [x.id, x.status])).toEqual([['old', 'completed']]);
+    const again = await run(dbCommand, ['migrate', '--db', path]);
+    expect(again.out).toBe(`${path}: already at schema ${SCHEMA_VERSION}; nothing to do\n`);
+    expect(readdirSync(dirname(path)).filter((f) => f.includes('-backup-'))).toHaveLength(1);
+  });
+
+  it('says what is wrong: no action, unknown action, a file that is not a store', async () => {
+    expect((await run(dbCommand, [])).code).toBe(2);
+    expect((await run(dbCommand, ['vacuum'])).err).toMatch(/unknown action "vacuum"/);
+    const junk = isolatedPath(tmp.dir, 'junk-migrate');
+    writeFileSync(junk, 'not a database');
+    const r = await run(dbCommand, ['migrate', '--db', junk]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not an SQLite database/);
+    expect(readdirSync(dirname(junk))).toEqual(['store.sqlite']);
   });
 });
 

@@ -1,5 +1,6 @@
 /** Shared bits for the store tests: temp folders and hand-built RigEvents. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RigEvent, TestPulseReading } from '../../src/control/events.ts';
@@ -10,6 +11,25 @@ export const EPOCH0 = Date.UTC(2026, 0, 1);
 export function tempDir(prefix = 'autopatch-store-'): { dir: string; file: (name: string) => string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, file: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every file in a folder with its size and the SHA-256 of its bytes: compare before/after to show nothing was created or changed. */
+export function folderSnapshot(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((name) => {
+        const bytes = readFileSync(join(dir, name));
+        return [name, `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`];
+      }),
+  );
+}
+
+/** A path in a folder of its own, so a folder snapshot sees only this store's files. */
+export function isolatedPath(root: string, name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  return join(dir, 'store.sqlite');
 }
 
 export function sessionStarted(sessionId: string, t = 0, over: Partial<Extract<RigEvent, { type: 'session.started' }>> = {}): RigEvent {

@@ -1,17 +1,28 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase, integrityProblems } from '../../src/store/migrations.ts';
 import { StoreError } from '../../src/store/errors.ts';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, type Migration } from '../../src/store/schema.ts';
 import { createIngestor } from '../../src/store/ingest.ts';
 import { getSession } from '../../src/store/queries.ts';
-import { sessionStarted, tempDir, tpEvent } from './helpers.ts';
+import { openStoreWriter } from '../../src/store/writer.ts';
+import { reportFixtureEvents } from './fixtures/report-sessions.ts';
+import { folderSnapshot, isolatedPath, ramp, sessionStarted, stimSweep, sweepEvent, tempDir, tpEvent } from './helpers.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 let n = 0;
-const fresh = (): string => tmp.file(`db-${++n}.sqlite`);
+/** each store in a folder of its own, so a folder snapshot covers its -wal/-shm too */
+const fresh = (): string => isolatedPath(tmp.dir, `db-${++n}`);
+
+/** The store's folder, every file and its bytes, is the same after `fn` (which must throw a StoreError). */
+function expectUntouched(path: string, fn: () => void): void {
+  const before = folderSnapshot(dirname(path));
+  fn();
+  expect(folderSnapshot(dirname(path))).toEqual(before);
+}
 
 /** A store file closed cleanly (WAL checkpointed into the main file). */
 function makeStore(path: string, migrations: readonly Migration[] = MIGRATIONS): void {
@@ -77,7 +88,11 @@ describe('openDatabase', () => {
     const path = fresh();
     const v1 = MIGRATIONS.slice(0, 1);
     const db1 = openDatabase(path, { migrations: v1 });
-    createIngestor(db1).applyBatch([sessionStarted('old-session'), tpEvent('p1', 10, 5e6)]);
+    // a session as the version-1 writer stored it
+    db1.prepare(
+      `INSERT INTO sessions (id, preset, operator, rig, virtual, pipettes, start_t, start_epoch, status, last_t, last_epoch)
+       VALUES ('old-session', 'slice-test', 'tester', 'rig', 1, '["p1"]', 0, 0, 'completed', 10, 10)`,
+    ).run();
     db1.close();
     const v2: Migration[] = [
       ...v1,
@@ -125,16 +140,17 @@ describe('openDatabase', () => {
     const raw = new Database(path);
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
-    const before = readFileSync(path);
-    expectStoreError(() => openDatabase(path), 'newer-version', path, new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer`));
-    expect(readFileSync(path).equals(before)).toBe(true);
+    expectUntouched(path, () => {
+      expectStoreError(() => openDatabase(path), 'newer-version', path, new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer`));
+      expectStoreError(() => openDatabase(path, { readonly: true }), 'newer-version', path, /is newer/);
+    });
   });
 
   it('refuses a file that is not SQLite, untouched', () => {
     const path = fresh();
     const junk = Buffer.from('session,preset\nS1,slice\n'.repeat(50));
     writeFileSync(path, junk);
-    expectStoreError(() => openDatabase(path), 'not-sqlite', path, /not an SQLite database/);
+    expectUntouched(path, () => expectStoreError(() => openDatabase(path), 'not-sqlite', path, /not an SQLite database/));
     expect(readFileSync(path).equals(junk)).toBe(true);
   });
 
@@ -148,7 +164,7 @@ describe('openDatabase', () => {
     for (const broken of [damaged, truncated]) {
       const path = fresh();
       writeFileSync(path, broken);
-      expectStoreError(() => openDatabase(path), 'corrupt', path, /corrupt/);
+      expectUntouched(path, () => expectStoreError(() => openDatabase(path), 'corrupt', path, /corrupt/));
       expect(readFileSync(path).equals(broken)).toBe(true);
     }
   });
@@ -158,15 +174,64 @@ describe('openDatabase', () => {
     const other = new Database(path);
     other.exec('CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)');
     other.close();
-    const before = readFileSync(path);
-    expectStoreError(() => openDatabase(path), 'foreign-database', path, /not created by autopatch/);
-    expect(readFileSync(path).equals(before)).toBe(true);
+    expectUntouched(path, () => expectStoreError(() => openDatabase(path), 'foreign-database', path, /not created by autopatch/));
+  });
+
+  it('refuses a real store with a damaged page in the middle before recovery or any other write, and creates nothing', async () => {
+    // a store as a session leaves it: the report fixture, sweeps with samples, and a session whose writer died
+    const pristine = fresh();
+    const db = openDatabase(pristine);
+    const events = reportFixtureEvents();
+    for (let i = 0; i < 60; i++) events.push(sweepEvent('p1', 'd1', stimSweep(i, ramp(4000, 1e-3, i), ramp(4000, 1e-12)), 1_000_000 + i));
+    createIngestor(db, { writer: { host: 'crashed-host', boot: null, pid: 9, token: null } }).applyBatch([...events, sessionStarted('crashed', 2_000_000, { epochMs: 2e12 })]);
+    db.close();
+    const pageSize = 16384;
+    const pages = readFileSync(pristine).length / pageSize;
+    expect(pages).toBeGreaterThan(20);
+    /** overwrite one page as a bad disk sector would */
+    const damage = (file: string, page: number): void => {
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (page - 1) * pageSize);
+      closeSync(fd);
+    };
+
+    // a page in the middle of the file (here one holding sweep samples)
+    const path = fresh();
+    copyFileSync(pristine, path);
+    damage(path, Math.floor(pages / 2));
+    expectUntouched(path, () => {
+      expectStoreError(() => openDatabase(path), 'corrupt', path, /database is corrupt.*; the file was not changed/);
+      expectStoreError(() => openDatabase(path, { readonly: true }), 'corrupt', path, /corrupt/);
+    });
+    // the writer refuses it the same way
+    const before = folderSnapshot(dirname(path));
+    await expect(openStoreWriter({ path })).rejects.toMatchObject({ problem: 'corrupt', file: path });
+    expect(folderSnapshot(dirname(path))).toEqual(before);
+
+    // above the full-check budget the bounded check still reads every b-tree page: a damaged leaf of state_transitions is found
+    const scratch = fresh();
+    copyFileSync(pristine, scratch);
+    const look = new Database(scratch, { readonly: true });
+    const leaf = look.prepare("SELECT pageno FROM dbstat WHERE name = 'state_transitions' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+    look.close();
+    expect(leaf.length).toBeGreaterThan(0);
+    const bounded = fresh();
+    copyFileSync(pristine, bounded);
+    damage(bounded, leaf[Math.floor(leaf.length / 2)]);
+    expectUntouched(bounded, () => {
+      expectStoreError(() => openDatabase(bounded, { fullCheckMaxBytes: 0 }), 'corrupt', bounded, /corrupt/);
+      expectStoreError(() => openDatabase(bounded, { verify: 'bounded' }), 'corrupt', bounded, /corrupt/);
+    });
+    // and the undamaged store opens and is recovered as usual
+    let recovered: string[] = [];
+    openDatabase(pristine, { fullCheckMaxBytes: 0, onRecovered: (ids) => (recovered = ids) }).close();
+    expect(recovered).toEqual(['crashed']);
   });
 
   it('marks sessions whose writer is gone as interrupted at their last committed row, and leaves live ones alone', () => {
     const path = fresh();
     const db = openDatabase(path);
-    const deadWriter = { host: 'another-host', boot: null, pid: 1 };
+    const deadWriter = { host: 'another-host', boot: null, pid: 1, token: null };
     createIngestor(db, { writer: deadWriter }).applyBatch([sessionStarted('crashed', 0), tpEvent('p1', 1500, 5e6)]);
     createIngestor(db).applyBatch([sessionStarted('live', 2000, { epochMs: 1e12 })]);
     db.close();

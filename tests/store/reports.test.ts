@@ -6,7 +6,8 @@ import { attemptTimelines, buildReport, compareSessions } from '../../src/store/
 import { distribution, maxOverlap } from '../../src/store/report-figures.ts';
 import { createSqliteArchive } from '../../src/store/archive.ts';
 import { formatReport } from '../../src/store/report-format.ts';
-import { reportFixtureEvents } from './fixtures/report-sessions.ts';
+import { reportFixtureEvents, SESSION_A_HARDWARE, simultaneityFixtureEvents } from './fixtures/report-sessions.ts';
+import { getSession } from '../../src/store/queries.ts';
 import { tempDir } from './helpers.ts';
 
 const tmp = tempDir();
@@ -63,15 +64,15 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
     //   A: p1 descent 200 hunt 500 seal 100 breakIn 20 wholeCell 80 record 150 retract 150 idle 2400
     //      p2 descent 250 hunt 300 seal 530 breakIn 30 wholeCell 70 record 200 retract 120 idle 2100
     //      p3 descent 200 hunt 150 seal 150 breakIn 100 wholeCell 100 record 400 retract 300 idle 2200
-    //   B: p1 descent 150 hunt 750 (d2 hunts until the abort at 1800) seal 50 breakIn 50 wholeCell 20 record 160 retract 20 idle 600
+    //   B: p1 descent 150 hunt 750 (d2 hunts until the abort at 1800) seal 100 (d1 broke in by itself: no breakIn) wholeCell 20 record 160 retract 20 idle 600
     //      p2 descent 60 retract 240 needsPipette 1500
     // Total 3 × 3600 + 2 × 1800 = 14400 pipette-seconds.
     expect(r.timePerState.map((s) => [s.state, s.seconds, s.visits])).toEqual([
       ['idle', 7300, 8],
       ['descent', 860, 10],
       ['hunt', 1700, 9],
-      ['seal', 830, 7],
-      ['breakIn', 200, 5],
+      ['seal', 880, 7],
+      ['breakIn', 150, 4],
       ['wholeCell', 270, 5],
       ['record', 910, 4],
       ['retract', 830, 9],
@@ -112,6 +113,28 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
       ['A', 2, ['a2', 'b2', 'c2'], 1],
       ['B', 1, ['d1', 'e1'], 1],
     ]);
+    // Neither session recorded preset settings: independent pipettes, rounds by attempt index.
+    expect(r.simultaneous.roundMode).toBe('independent');
+    expect(r.simultaneous.definition).toMatch(/^by attempt index: the pipettes ran independently/);
+    // By time. Whole-cell intervals: A c1 [250,300) a1 [320,550) b1 [380,650) c2 [850,1300); B d1 [200,380).
+    // ≥ 2 at once only while a1 and b1 overlap: one episode [380, 550) = 170 s, p1 and p2.
+    // Whole-cell attempts a1 b1 c1 c2 d1 = 5, of which a1 and b1 overlapped another pipette's → 2/5.
+    expect(r.simultaneous.episodeDetail).toEqual([{ sessionId: 'A', start: 380_000, end: 550_000, maxPipettes: 2, pipettes: ['p1', 'p2'] }]);
+    expect([r.simultaneous.episodes, r.simultaneous.episodeSeconds]).toEqual([1, 170]);
+    expect([r.simultaneous.wholeCellAttempts, r.simultaneous.overlappingAttempts, r.simultaneous.overlapShare]).toEqual([5, 2, 0.4]);
+    const table = formatReport(r, 'table');
+    expect(table).toContain('  by time: 1 episode with ≥2 pipettes in whole-cell or record, 2m50s in all; 2 of 5 whole-cell attempts (40.0%) overlapped another pipette\'s\n');
+    expect(table).toMatch(/  by round: 1 of 3 trials \(33\.3%\); by attempt index: the pipettes ran independently, so round k is just the k-th attempt/);
+    expect(table).toMatch(/^A\s.*\s50\.0% idx\s+50\.0%\s/m); // A: by round 1 of 2 trials; by time a1 b1 of a1 b1 c1 c2
+    expect(table).toMatch(/^idx: the pipettes ran independently, so '≥2 by round' groups attempts by index only/m);
+    const csv = formatReport(r, 'csv').split('\n');
+    for (const line of ['simultaneous,all,episodes,1', 'simultaneous,all,episode_seconds,170', 'simultaneous,all,whole_cell_attempts,5',
+      'simultaneous,all,overlapping_attempts,2', 'simultaneous,all,overlap_share,0.4', 'simultaneous,all,round_mode,independent',
+      'sessions,A,roundMode,independent', 'sessions,A,simultaneousEpisodes,1', 'sessions,A,overlapShare,0.5', 'sessions,B,overlapShare,0']) {
+      expect(csv).toContain(line);
+    }
+    const json = JSON.parse(formatReport(r, 'json'));
+    expect(json.simultaneous).toMatchObject({ episodes: 1, episodeSeconds: 170, overlapShare: 0.4, roundMode: 'independent' });
   });
 
   it('quality distributions: min, quartiles, max', () => {
@@ -131,8 +154,32 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
     close(q.ihold.q1, -120e-12);
     close(q.ihold.median, -80e-12);
     close(q.ihold.q3, -50e-12);
-    // nobody recorded Cm
-    expect(q.cm).toEqual({ n: 0, min: null, q1: null, median: null, q3: null, max: null });
+    // time to seal over a1 b1 c1 c2 d1, sorted 8 12 20 30 45 s: quartiles on ranks 1, 2, 3
+    expect(q.timeToSeal).toEqual({ n: 5, min: 8, q1: 12, median: 20, q3: 30, max: 45 });
+    // Rm: 80 150 220 300 500 MΩ
+    expect([q.rm.n, q.rm.min, q.rm.q1, q.rm.median, q.rm.q3, q.rm.max]).toEqual([5, 80e6, 150e6, 220e6, 300e6, 500e6]);
+    // Cm: d1 has none → 18 25 32 40 pF (n = 4): q1 at rank 0.75 → 18 + 0.75 × 7 = 23.25; median rank 1.5 → 28.5;
+    // q3 rank 2.25 → 32 + 0.25 × 8 = 34
+    expect(q.cm.n).toBe(4);
+    close(q.cm.min, 18e-12);
+    close(q.cm.q1, 23.25e-12);
+    close(q.cm.median, 28.5e-12);
+    close(q.cm.q3, 34e-12);
+    close(q.cm.max, 40e-12);
+    // Vrest: −71 −65 −62 −58 −35 mV
+    expect([q.vrest.n, q.vrest.min, q.vrest.q1, q.vrest.median, q.vrest.q3, q.vrest.max]).toEqual([5, -0.071, -0.065, -0.062, -0.058, -0.035]);
+    // spontaneous break-in: d1 alone of the 5 that reached whole-cell
+    expect(q.spontaneousBreakIn).toEqual({ attempts: 5, spontaneous: 1, rate: 0.2 });
+    const table = formatReport(buildReport(db), 'table');
+    expect(table).toMatch(/^time to seal \(s\)\s+5\s+8\.0\s+12\.0\s+20\.0\s+30\.0\s+45\.0$/m);
+    expect(table).toMatch(/^Rm \(MΩ\)\s+5\s+80\s+150\s+220\s+300\s+500$/m);
+    expect(table).toMatch(/^Cm \(pF\)\s+4\s+18\.0\s+23\.3\s+28\.5\s+34\.0\s+40\.0$/m);
+    expect(table).toMatch(/^Vrest \(mV\)\s+5\s+-71\.0\s+-65\.0\s+-62\.0\s+-58\.0\s+-35\.0$/m);
+    expect(table).toContain('Spontaneous break-in: 1 of 5 attempts that reached whole-cell (20.0%)');
+    const csv = formatReport(buildReport(db), 'csv').split('\n');
+    expect(csv).toContain('quality,timeToSeal,median,20');
+    expect(csv).toContain('quality,cm,q3,3.4e-11');
+    expect(csv).toContain('quality,spontaneousBreakIn,rate,0.2');
   });
 
   it('per-session comparison', () => {
@@ -151,6 +198,30 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
     expect(() => buildReport(db, ['nope'])).toThrow(/no session "nope"/);
   });
 
+  it('records each session\'s seed and hardware, and shows them in the session section', () => {
+    const raw = db.prepare('SELECT id, seed, hardware FROM sessions ORDER BY id').all() as Array<{ id: string; seed: number; hardware: string | null }>;
+    expect(raw.map((r) => [r.id, r.seed, r.hardware === null ? null : JSON.parse(r.hardware)])).toEqual([
+      ['A', 7, SESSION_A_HARDWARE],
+      ['B', 7, null],
+    ]);
+    expect(getSession(db, 'A')?.hardware).toEqual(SESSION_A_HARDWARE);
+    const r = buildReport(db);
+    expect(r.sessions.map((s) => [s.id, s.seed, s.hardware])).toEqual([['A', 7, SESSION_A_HARDWARE], ['B', 7, null]]);
+    const table = formatReport(r, 'table');
+    expect(table).toMatch(/^A\s+slice-test\s+hand\s+7\s+completed/m);
+    expect(table).toContain('Hardware of A (fixture rig)');
+    expect(table).not.toContain('Hardware of B');
+    expect(table).toMatch(/^p2\s+sutter-mpc325 #2\s+\/dev\/ttyUSB1\s+autopatch-pbox\s+\/dev\/ttyACM0\s+1\s+amp-bridge\s+\/dev\/ttyACM1\s+1$/m);
+    const csv = formatReport(r, 'csv').split('\n');
+    expect(csv).toContain('sessions,A,seed,7');
+    expect(csv).toContain('hardware,A,p3.manipulator.driver,scientifica');
+    expect(csv).toContain('hardware,A,p2.manipulator.unit,2');
+    expect(csv).toContain('hardware,A,p1.amplifier.channel,0');
+    expect(csv.filter((l) => l.startsWith('hardware,'))).toHaveLength(3 * 3 * 3);
+    expect(csv.some((l) => l.startsWith('sessions,A,hardware'))).toBe(false);
+    expect(JSON.parse(formatReport(r, 'json')).sessions[0].hardware).toEqual(SESSION_A_HARDWARE);
+  });
+
   it('per-attempt timelines, including an attempt cut short by the session end', () => {
     const [a1] = attemptTimelines(db, 'A', { attemptId: 'a1' });
     expect(a1.attempt).toMatchObject({ attemptId: 'a1', pipetteId: 'p1', status: 'ended', stageReached: 'recorded' });
@@ -166,6 +237,65 @@ describe('reports on the hand-written fixture (tests/store/fixtures/report-sessi
       ['hunt', 1100, 1800],
     ]);
     expect(p1B[1].transitions[0].reason).toBe('idle→descent');
+  });
+});
+
+describe('≥ 2 simultaneous whole-cell, by round and by time (simultaneityFixtureEvents)', () => {
+  let sdb: Database.Database;
+  beforeAll(() => {
+    sdb = openDatabase(tmp.file('simultaneous.sqlite'));
+    createIngestor(sdb).applyBatch(simultaneityFixtureEvents());
+  });
+  afterAll(() => sdb.close());
+
+  it('independent pipettes (C): the round figure misses an overlap across attempt indexes, the time figures see it', () => {
+    const sim = buildReport(sdb, ['C']).simultaneous;
+    // By round: round 1 = f1 g1 (only f1 whole-cell), round 2 = f2 g2 (only f2), round 3 = g3 alone (not a trial) → 0 of 2.
+    expect([sim.roundMode, sim.trials, sim.successes, sim.rate]).toEqual(['independent', 2, 0, 0]);
+    // By time: f2 [500,800) and g3 [600,750) overlap → one episode of 150 s; f1 f2 g3 reached whole-cell, f2 and g3 overlapped → 2/3.
+    expect(sim.episodeDetail).toEqual([{ sessionId: 'C', start: 600_000, end: 750_000, maxPipettes: 2, pipettes: ['p1', 'p2'] }]);
+    expect([sim.episodes, sim.episodeSeconds, sim.wholeCellAttempts, sim.overlappingAttempts]).toEqual([1, 150, 3, 2]);
+    close(sim.overlapShare, 2 / 3);
+    const table = formatReport(buildReport(sdb, ['C']), 'table');
+    expect(table).toContain("  by time: 1 episode with ≥2 pipettes in whole-cell or record, 2m30s in all; 2 of 3 whole-cell attempts (66.7%) overlapped another pipette's");
+    expect(table).toContain('  by round: 0 of 2 trials (0.0%); by attempt index: the pipettes ran independently');
+  });
+
+  it('synchronized rounds (D, from the stored preset): rounds are trials, and the episodes are counted over time', () => {
+    const r = buildReport(sdb, ['D']);
+    const sim = r.simultaneous;
+    // Round 1 = h1 [200,300) i1 [250,350) j1 [280,320): 3 at once in [280,300). Round 2 = h2 (none) i2 [550,650) j2 [520,600): 2 → 2 of 2.
+    expect([sim.roundMode, sim.trials, sim.successes, sim.byMax]).toEqual(['synchronized', 2, 2, { 2: 1, 3: 1 }]);
+    expect(sim.definition).toMatch(/^trial = round k of a session: every pipette's k-th attempt, started together \(synchronized rounds\)/);
+    // Episodes: ≥ 2 from 250 (i1 joins h1) to 320 (j1 leaves after h1): 70 s, up to 3 pipettes; then i2 ∩ j2 = [550, 600): 50 s.
+    expect(sim.episodeDetail).toEqual([
+      { sessionId: 'D', start: 250_000, end: 320_000, maxPipettes: 3, pipettes: ['p1', 'p2', 'p3'] },
+      { sessionId: 'D', start: 550_000, end: 600_000, maxPipettes: 2, pipettes: ['p2', 'p3'] },
+    ]);
+    expect([sim.episodes, sim.episodeSeconds, sim.wholeCellAttempts, sim.overlappingAttempts, sim.overlapShare]).toEqual([2, 120, 5, 5, 1]);
+    expect(r.sessions[0]).toMatchObject({ roundMode: 'synchronized', simultaneousRate: 1, simultaneousEpisodes: 2, overlapShare: 1 });
+    const table = formatReport(r, 'table');
+    expect(table).toMatch(/^D\s.*\s100\.0%\s+100\.0%\s/m);
+    expect(table).not.toContain('idx');
+    expect(table).toContain('  by time: 2 episodes with ≥2 pipettes in whole-cell or record, 2m00s in all; 5 of 5 whole-cell attempts (100.0%) overlapped');
+    expect(formatReport(r, 'csv').split('\n')).toContain('simultaneous,all,round_mode,synchronized');
+  });
+
+  it('both sessions: the modes are mixed and the time figures add up', () => {
+    const sim = buildReport(sdb).simultaneous;
+    // by round 0 + 2 of 2 + 2 trials; by time 1 + 2 episodes, 150 + 120 s; 2 + 5 of 3 + 5 whole-cell attempts
+    expect([sim.roundMode, sim.trials, sim.successes, sim.episodes, sim.episodeSeconds, sim.wholeCellAttempts, sim.overlappingAttempts]).toEqual([
+      'mixed', 4, 2, 3, 270, 8, 7,
+    ]);
+    expect(sim.definition).toMatch(/^round k = the k-th attempt of each pipette: started together in sessions with synchronized rounds, by attempt index only in the others/);
+    const json = JSON.parse(formatReport(buildReport(sdb), 'json'));
+    expect(json.sessions.map((s: { id: string; roundMode: string }) => [s.id, s.roundMode])).toEqual([['C', 'independent'], ['D', 'synchronized']]);
+  });
+
+  it('the dashboard report says the same', async () => {
+    const archive = createSqliteArchive(sdb);
+    expect((await archive.sessionReport('C'))!.simultaneous).toMatchObject({ roundMode: 'independent', trials: 2, atLeastTwo: 0, episodes: 1, episodeSeconds: 150 });
+    expect((await archive.sessionReport('D'))!.simultaneous).toMatchObject({ roundMode: 'synchronized', trials: 2, atLeastTwo: 2, episodes: 2, overlapShare: 1 });
   });
 });
 
@@ -214,10 +344,13 @@ describe('SessionArchive for the dashboard', () => {
   it('lists sessions newest first and gives reports, timelines and sweeps in its shapes', async () => {
     const archive = createSqliteArchive(db);
     const list = await archive.listSessions({ limit: 10 });
-    expect(list.map((s) => [s.sessionId, s.attempts, s.wholeCell, s.recorded])).toEqual([
-      ['B', 3, 1, 1],
-      ['A', 7, 4, 3],
+    // attempts = ended ones, as in the report's funnel; B's d2 never ended
+    expect(list.map((s) => [s.sessionId, s.attempts, s.unfinished, s.wholeCell, s.recorded])).toEqual([
+      ['B', 2, 1, 1, 1],
+      ['A', 7, 0, 4, 3],
     ]);
+    const [b] = compareSessions(db, ['B']);
+    expect([list[0].attempts, list[0].unfinished]).toEqual([b.attempts, b.unfinished]);
     expect(await archive.listSessions({ limit: 1 })).toHaveLength(1);
     const report = (await archive.sessionReport('A'))!;
     expect(report.funnel).toEqual({ attempts: 7, approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
@@ -228,14 +361,19 @@ describe('SessionArchive for the dashboard', () => {
       ['p2', 1, 1],
       ['p3', 1, 1],
     ]);
-    expect(report.quality.cm).toBeNull();
+    // A: Cm of a1 b1 c1 c2 = 25 18 40 32 pF; Vrest −65 −58 −35 −71 mV
+    expect(report.quality.cm).toMatchObject({ n: 4, min: 18e-12, max: 40e-12 });
+    expect(report.quality.vrest).toMatchObject({ n: 4, min: -0.071, max: -0.035 });
+    expect(report.spontaneousBreakIn).toEqual({ attempts: 4, spontaneous: 0, rate: 0 });
+    expect(report.simultaneous).toMatchObject({ roundMode: 'independent', episodes: 1, episodeSeconds: 170, wholeCellAttempts: 4, overlappingAttempts: 2, overlapShare: 0.5 });
+    expect(report.simultaneous.definition).toMatch(/^by attempt index: the pipettes ran independently/);
     // the recorded cells, the same ones `autopatch report` lists
     expect(report.cells.map((c) => c.attemptId)).toEqual(buildReport(db, ['A']).cells.map((c) => c.attemptId));
     expect(report.cells).toHaveLength(3);
     expect(await archive.sessionReport('nope')).toBeNull();
     const attempts = (await archive.attempts('B'))!;
     expect(attempts.map((a) => a.record.attemptId)).toEqual(['d1', 'e1']); // ended ones only
-    expect(attempts[0].transitions).toHaveLength(8);
+    expect(attempts[0].transitions).toHaveLength(7);
     expect(await archive.attempts('nope')).toBeNull();
     expect(await archive.sweepsOfAttempt('a1')).toEqual([]);
     expect(await archive.sweepsOfAttempt('zz')).toBeNull();

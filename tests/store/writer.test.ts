@@ -5,7 +5,9 @@ import type { AttemptRecord, RigEvent } from '../../src/control/events.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
 import { createIngestor } from '../../src/store/ingest.ts';
 import { StoreError } from '../../src/store/errors.ts';
-import { createStoreWriter, openStoreWriter, type BackpressureEvent } from '../../src/store/writer.ts';
+import { backpressureToLog, createStoreWriter, openStoreWriter, type BackpressureEvent } from '../../src/store/writer.ts';
+import { createEventSink } from '../../src/control/event-sink.ts';
+import { createVirtualClock } from '../../src/clock/index.ts';
 import { getSession, listAttempts, listTransitions, sessionStats } from '../../src/store/queries.ts';
 import { listSweeps } from '../../src/store/sweeps.ts';
 import { EPOCH0, ramp, sessionEnded, sessionStarted, stimSweep, sweepEvent, tempDir, tpEvent, tpSweep } from './helpers.ts';
@@ -132,6 +134,27 @@ describe('store writer', () => {
     await writer.close();
   });
 
+  it('flush stores the test-pulse readings decimation was holding back', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path });
+    writer.write(sessionStarted('H', 0));
+    // steady R at 50 Hz: the first is kept, the next ones are held back (2 Hz at most while nothing changes)
+    for (let i = 0; i < 5; i++) writer.write(tpEvent('p1', 20 * i, 8e6));
+    await writer.flush();
+    const reader = openDatabase(path, { readonly: true });
+    const rows = reader.prepare('SELECT t, summarised FROM testpulse_readings WHERE session_id = ? ORDER BY t').all('H');
+    // the last one written is on disk, standing for the 3 before it that were not kept
+    expect(rows).toEqual([{ t: 0, summarised: 0 }, { t: 80, summarised: 3 }]);
+    reader.close();
+    // decimation goes on from there: readings after the flush are counted from the stored one
+    for (let i = 5; i < 8; i++) writer.write(tpEvent('p1', 20 * i, 8e6));
+    await writer.close();
+    const db = openDatabase(path, { readonly: true });
+    const all = db.prepare('SELECT t, summarised FROM testpulse_readings WHERE session_id = ? ORDER BY t').all('H') as Array<{ summarised: number }>;
+    expect(all.reduce((n, r) => n + 1 + r.summarised, 0)).toBe(8);
+    db.close();
+  });
+
   it('keeps the WAL bounded when a slow session commits many small transactions', async () => {
     // Each small commit rewrites whole pages (rows, indexes, counters); checkpointing by bytes of events alone let the WAL grow without bound.
     const walAfter = async (checkpointCommits: number): Promise<{ wal: number; checkpoints: number; rows: number }> => {
@@ -218,7 +241,7 @@ describe('store writer', () => {
   it('reports sessions it marked interrupted when it opened the store', async () => {
     const path = fresh();
     const db = openDatabase(path);
-    createIngestor(db, { writer: { host: 'elsewhere', boot: null, pid: 4 } }).applyBatch([sessionStarted('old', 0)]);
+    createIngestor(db, { writer: { host: 'elsewhere', boot: null, pid: 4, token: null } }).applyBatch([sessionStarted('old', 0)]);
     db.close();
     const writer = await openStoreWriter({ path });
     expect(writer.stats().recovered).toEqual(['old']);
@@ -268,6 +291,67 @@ describe('back-pressure', () => {
     expect(persisted.backpressure_dropped_testpulse_sweeps).toBe(72);
     expect(persisted.backpressure_episodes).toBe(1);
     expect(persisted.queue_peak_events).toBeGreaterThan(10);
+    db.close();
+  });
+
+  it('stores the shed counts of a tail of shed events, with nothing after them but a flush', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 1000 });
+    writer.write(sessionStarted('T', 0));
+    for (let i = 0; i < 20; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    // the next turn: the worker has not caught up, so every test-pulse sweep written now is shed and nothing is queued
+    await Promise.resolve();
+    for (let i = 20; i < 50; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    const dropped = writer.stats().dropped.testpulseSweeps;
+    expect(dropped).toBeGreaterThan(30);
+    await writer.flush();
+    const reader = openDatabase(path, { readonly: true });
+    expect(sessionStats(reader, 'T').backpressure_dropped_testpulse_sweeps).toBe(dropped);
+    reader.close();
+    await writer.close();
+  });
+
+  it('credits shed events to the session they were written in, even when the next one starts in the same batch', async () => {
+    const path = fresh();
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 5 });
+    writer.write(sessionStarted('first', 0));
+    for (let i = 0; i < 40; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i * 10));
+    const shedInFirst = writer.stats().dropped.testpulseSweeps;
+    expect(shedInFirst).toBeGreaterThan(0);
+    writer.write(sessionEnded('first', 500));
+    writer.write(sessionStarted('second', 600, { epochMs: EPOCH0 + 600 }));
+    writer.write(ev('log', 610, { level: 'info', pipetteId: null, message: 'second session running' }));
+    await writer.close();
+    const db = openDatabase(path, { readonly: true });
+    expect(sessionStats(db, 'first')).toMatchObject({ backpressure_dropped_testpulse_sweeps: shedInFirst, backpressure_episodes: 1 });
+    expect(sessionStats(db, 'second').backpressure_dropped_testpulse_sweeps).toBeUndefined();
+    expect(sessionStats(db, 'second').backpressure_episodes).toBeUndefined();
+    db.close();
+  });
+
+  it('reports each episode as a warn event on the rig\'s event sink, which reaches the store like any event', async () => {
+    const path = fresh();
+    const sink = createEventSink(createVirtualClock({ startEpochMs: EPOCH0 }));
+    const seen: RigEvent[] = [];
+    sink.subscribe((e) => seen.push(e)); // the dashboard's view
+    // wired as autopatch run wires it
+    const writer = await openStoreWriter({ path, highWaterEvents: 10, shedKeepEvery: 5, onBackpressure: backpressureToLog((e) => sink.emit(e)) });
+    sink.subscribe((e) => writer.write(e));
+    sink.emit({ type: 'session.started', sessionId: 'W', preset: 'slice-test', pipettes: ['p1'], seed: 1, rig: 'r', operator: 'o', virtual: true, limits: { durationMs: null, maxAttempts: null } });
+    for (let i = 0; i < 40; i++) writer.write(sweepEvent('p1', null, tpSweep(i, ramp(340)), i));
+    const shed = writer.stats().dropped.testpulseSweeps;
+    await writer.flush();
+    await Promise.resolve(); // the report of the episode's end
+    await writer.close();
+    const warnings = seen.filter((e): e is Extract<RigEvent, { type: 'log' }> => e.type === 'log' && e.level === 'warn');
+    expect(warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^store: back-pressure: 1[1-9] events .* thinning test-pulse sweeps, readings and positions/),
+      `store: back-pressure cleared; shed ${shed} test-pulse sweeps, 0 readings and 0 positions (counted in the session's stats)`,
+    ]);
+    const db = openDatabase(path, { readonly: true });
+    expect(db.prepare("SELECT session_id, message FROM logs WHERE level = 'warn' ORDER BY id").all()).toEqual(
+      warnings.map((w) => ({ session_id: 'W', message: w.message })),
+    );
     db.close();
   });
 

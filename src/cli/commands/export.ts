@@ -61,7 +61,8 @@ export const exportCommand: CliCommand = async (argv, io) => {
 
   let db;
   try {
-    db = openDatabase(path, { create: false });
+    // read-only: exporting never migrates or recovers the store (an older schema is refused with how to migrate)
+    db = openDatabase(path, { readonly: true });
   } catch (e) {
     if (e instanceof StoreError) {
       io.stderr(`export: ${e.message}\n`);

@@ -7,7 +7,7 @@
 import type { CliCommand } from '../io.ts';
 import { oneOf, parseOptions, UsageError } from '../options.ts';
 import { StoreError } from '../../store/errors.ts';
-import { openDatabase } from '../../store/migrations.ts';
+import { openDatabase, sessionsWithDeadWriters } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
 import { lastSessionId } from '../../store/queries.ts';
 import { formatReport, type ReportFormat } from '../../store/report-format.ts';
@@ -55,7 +55,8 @@ export const reportCommand: CliCommand = async (argv, io) => {
 
   let db;
   try {
-    db = openDatabase(path, { create: false });
+    // read-only: looking at a store never migrates or recovers it (an older schema is refused with how to migrate)
+    db = openDatabase(path, { readonly: true });
   } catch (e) {
     if (e instanceof StoreError) {
       io.stderr(`report: ${e.message}\n`);
@@ -71,6 +72,11 @@ export const reportCommand: CliCommand = async (argv, io) => {
         return 1;
       }
       sessions = [id];
+    }
+    for (const id of sessionsWithDeadWriters(db, path)) {
+      if (sessions === undefined || sessions.includes(id)) {
+        io.stderr(`report: note: session ${id} is still marked running but its writer has stopped; the next \`autopatch run\` or \`autopatch db migrate\` marks it interrupted\n`);
+      }
     }
     let report;
     try {

@@ -14,10 +14,10 @@ import { parseOptions, UsageError } from '../options.ts';
 import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { listPresets } from '../../protocol/load.ts';
-import { openStoreWriter, type StoreWriter } from '../../store/writer.ts';
+import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
-import { createSqliteArchive } from '../../store/archive.ts';
+import { openArchiveWorker } from '../../store/archive-thread.ts';
 import { buildReport } from '../../store/reports.ts';
 import { formatReport } from '../../store/report-format.ts';
 import { StoreError } from '../../store/errors.ts';
@@ -146,14 +146,16 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     }
   };
   try {
+    // back-pressure episodes become warn events of the rig, so the store and the dashboard have them
+    let rigSink: SimulatedLab['sink'] | null = null;
     const writer: StoreWriter = await openStoreWriter({
       path: opts.db,
-      onBackpressure: (b) => io.stderr(`store: ${b.kind} (${JSON.stringify(b)})\n`),
+      onBackpressure: backpressureToLog((e) => rigSink?.emit(e)),
       onError: (e) => io.stderr(`store: ${e.message}\n`),
     });
     closers.push(() => writer.close());
-    // One read connection for the whole run (dashboard archive and the final summary).
-    const readDb = openDatabase(opts.db, { recover: false });
+    // One read connection for the final summary; the dashboard's archive reads in a thread of its own.
+    const readDb = openDatabase(opts.db, { readonly: true });
     closers.push(() => void readDb.close());
     const lab: SimulatedLab = await createSimulatedLab({
       clock,
@@ -166,6 +168,7 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     });
     closers.push(() => lab.close());
     lab.sink.subscribe((e: RigEvent) => writer.write(e));
+    rigSink = lab.sink;
     if (!opts.quiet) {
       lab.sink.subscribe((e: RigEvent) => {
         if (e.type === 'fault') io.stderr(`fault: ${e.pipetteId ?? 'rig'} ${e.device}: ${e.message}\n`);
@@ -180,7 +183,9 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     if (opts.dashboard) {
       const { createServer, dashboardUrl } = await import('../../server/index.ts');
       const token = randomBytes(12).toString('hex');
-      const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
+      const archive = await openArchiveWorker(opts.db);
+      closers.push(() => archive.close());
+      const app = createServer({ rig: lab.host, archive, token, port: opts.port, clock, presets: () => listPresets() });
       closers.push(() => app.close());
       let url: string;
       try {
