@@ -8,6 +8,7 @@ import { trainFeatures } from '../src/analysis/efeatures/train.ts';
 import { cellFeatures, type LongSquareSweep } from '../src/analysis/efeatures/cell.ts';
 import { createEma, createSlope } from '../src/analysis/filters.ts';
 import { passiveSweep, spikeTrain, vcPulse } from '../tests/analysis/synth.ts';
+import { CELL, SPIKES } from '../tests/analysis/preset-analysis.ts';
 
 const TP_GOAL_US = 50;
 
@@ -66,7 +67,7 @@ export async function bench(): Promise<void> {
   let found = 0;
   const msSpikes =
     time(() => {
-      const spikes = detectSpikes(v, fs);
+      const spikes = detectSpikes(v, fs, SPIKES);
       found = spikes.length;
       trainFeatures(spikes, fs, Math.round(0.05 * fs), v.length);
     }, 1000) / 1000;
@@ -81,6 +82,6 @@ export async function bench(): Promise<void> {
     const train = Array.from({ length: 2 * k }, (_, j) => 0.22 + (j * 0.95) / (2 * k));
     family.push({ v: spikeTrain({ fs, durationS: 1.5, vrest: -0.07, feet: train, noise: 0.05e-3, seed: k }), fs, stimulusAmplitudeA: (30 + 10 * k) * 1e-12, onsetIndex: 0.2 * fs, lengthSamples: fs });
   }
-  const msCell = time(() => cellFeatures(family), 2000) / 1000;
+  const msCell = time(() => cellFeatures(family, CELL), 2000) / 1000;
   console.log(`cell features, 12-sweep long-square family (18 s of 50 kHz data): ${msCell.toFixed(1)} ms`);
 }

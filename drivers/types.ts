@@ -185,8 +185,12 @@ export interface AmplifierChannel {
   /** null the pipette offset in the bath; resolves with the offset applied, V */
   autoPipetteOffset(): Promise<number>;
   setCompensation(comp: Partial<CapacitanceCompensation>): Promise<void>;
-  /** play a waveform and resolve with the response sweep (the test pulse pauses meanwhile) */
-  runStimulus(stimulus: StimulusWaveform): Promise<Sweep>;
+  /**
+   * Play a waveform and resolve with the response sweep (the test pulse pauses
+   * meanwhile). Aborting `signal` stops it on the device at once and rejects
+   * with DeviceError('interrupted').
+   */
+  runStimulus(stimulus: StimulusWaveform, options?: { signal?: AbortSignal }): Promise<Sweep>;
   status(): Promise<AmplifierChannelStatus>;
 }
 

@@ -8,9 +8,11 @@ For each file:
   1. pynwb.validate against the namespaces cached in the file (/specifications);
   2. pynwb.validate against the core namespace pynwb ships (catches a cached
      spec that drifted from the real one);
-  3. a full read with NWBHDF5IO: every series' data, electrode -> device links,
-     sweep_table.get_series for each sweep number, and every icephys table
-     turned into a DataFrame (object references followed).
+  3. a full read with NWBHDF5IO: every series' data (with the SHA-256 of its
+     samples as read, little-endian float32 bytes, so a caller can compare them
+     with what it stored without trusting the writer's own reader), electrode ->
+     device links, sweep_table.get_series for each sweep number, every icephys
+     table turned into a DataFrame (object references followed), and the subject.
 
 pynwb is imported from the system, or else from the folder
 scripts/install-nwb-validator.sh unpacks it into ($AUTOPATCH_NWB_VALIDATOR_DIR,
@@ -18,6 +20,7 @@ default /opt/autopatch/nwb-validator).
 
 Exit status: 0 all valid, 1 errors found, 2 usage, 3 no validator available.
 """
+import hashlib
 import json
 import os
 import sys
@@ -64,6 +67,9 @@ def read_check(pynwb, path):
                 series[f'{where}/{name}'] = {
                     'type': type(ts).__name__,
                     'dtype': str(data.dtype),
+                    # bytes of the samples exactly as pynwb/h5py return them (float32, little-endian on any host)
+                    'sha256': hashlib.sha256(data.astype(data.dtype.newbyteorder('<'), copy=False).tobytes()).hexdigest(),
+                    'bias_current': float(ts.bias_current) if getattr(ts, 'bias_current', None) is not None else None,
                     'length': int(data.shape[0]),
                     'rate': float(ts.rate),
                     'starting_time': float(ts.starting_time),
@@ -96,6 +102,10 @@ def read_check(pynwb, path):
                 })
             summary['recordings'] = rows
         summary['subject_id'] = nwb.subject.subject_id if nwb.subject is not None else None
+        summary['subject'] = (
+            {k: getattr(nwb.subject, k, None) for k in ('subject_id', 'species', 'sex', 'age', 'description')}
+            if nwb.subject is not None else None
+        )
     return summary
 
 

@@ -1,16 +1,24 @@
 /**
  * Per-sweep QC for current-clamp stimulus sweeps, after the Allen Institute
- * (IPFX `qc_features` / MIES) criteria in efeatures-nwb.md:
- *   pre-stimulus noise, fast:  RMS over 1.5 ms at the start of the sweep   ≤ 0.07 mV
- *   pre-stimulus noise, slow:  RMS over the 500 ms before the stimulus     ≤ 0.5 mV
- *   post-stimulus noise, fast: RMS over the last 1.5 ms of the sweep       ≤ 0.07 mV
- *   Vm drift: |mean of the 500 ms before the stimulus − mean of the last
- *             500 ms of the sweep|                                          ≤ 1 mV
- *   leak / bias current                                                     within ±100 pA
- * RMS is about the window mean (IPFX `measure_vm`). A window the sweep is too
- * short for shrinks to what is there (drift, fast noise) or, for the slow noise
- * whose point is the 500 ms span, is skipped: its figure and check are null and
- * it does not count against the sweep. Units are SI (V, A, s).
+ * (IPFX `qc_features` / MIES) criteria in efeatures-nwb.md; the thresholds come
+ * from the preset (`record.sweep_qc`, src/protocol/record-params.ts):
+ *   pre-stimulus noise, fast:  RMS over the fast window at the start of the sweep
+ *   pre-stimulus noise, slow:  RMS over the slow window before the stimulus
+ *   post-stimulus noise, fast: RMS over the fast window at the end of the sweep
+ *   Vm drift: |mean of the Vm window before the stimulus − mean of the last
+ *             Vm window of the sweep|
+ *   bias: the bias current actually applied in current clamp (the amplifier's
+ *         holding plus the stimulus level before onset); IPFX's `leak_pa` is
+ *         this figure, the sweep's `bias_current`
+ *   leak: the current the cell needed in voltage clamp at the holding
+ *         potential right before the switch to current clamp (what a MIES
+ *         auto-bias would inject to hold it there); null when not measured
+ * Ramps are not checked after the stimulus (post noise, drift), as IPFX does:
+ * a ramp drives the cell far above rheobase and it has not recovered when the
+ * sweep ends. RMS is about the window mean (IPFX `measure_vm`). A window the
+ * sweep is too short for shrinks to what is there (drift, fast noise) or, for
+ * the slow noise whose point is its span, is skipped: its figure and check are
+ * null and it does not count against the sweep. Units are SI (V, A, s).
  */
 import type { Sweep } from '../../drivers/types.ts';
 import { mean, rmsAboutMean } from './stats.ts';
@@ -25,19 +33,9 @@ export interface SweepQcThresholds {
   /** windows averaged for the pre/post membrane potential, s */
   vmWindowS: number;
   maxDriftV: number;
-  /** |bias (leak) current| allowed, A */
-  maxBiasA: number;
+  /** |bias| and |leak| current allowed, A */
+  maxLeakA: number;
 }
-
-export const DEFAULT_SWEEP_QC: Readonly<SweepQcThresholds> = Object.freeze({
-  fastNoiseWindowS: 1.5e-3,
-  maxFastNoiseV: 0.07e-3,
-  slowNoiseWindowS: 0.5,
-  maxSlowNoiseV: 0.5e-3,
-  vmWindowS: 0.5,
-  maxDriftV: 1e-3,
-  maxBiasA: 100e-12,
-});
 
 export interface SweepQcInput {
   /** membrane potential, V */
@@ -47,11 +45,15 @@ export interface SweepQcInput {
   /** stimulus onset and length, samples */
   onsetIndex: number;
   lengthSamples: number;
-  /** bias (holding) current during the sweep, A */
+  /** bias current applied during the sweep, A */
   biasCurrentA: number;
+  /** voltage-clamp holding current before the switch to current clamp, A; null = not measured */
+  leakCurrentA?: number | null;
+  /** a ramp: nothing after the stimulus is checked */
+  ramp?: boolean;
 }
 
-export type SweepQcCheck = 'preNoiseFast' | 'preNoiseSlow' | 'postNoiseFast' | 'drift' | 'bias';
+export type SweepQcCheck = 'preNoiseFast' | 'preNoiseSlow' | 'postNoiseFast' | 'drift' | 'bias' | 'leak';
 
 export interface SweepQcResult {
   /** V RMS; null when the sweep has no room for the window */
@@ -64,6 +66,7 @@ export interface SweepQcResult {
   /** |preVm − postVm|, V */
   drift: number | null;
   biasCurrent: number;
+  leakCurrent: number | null;
   /** pass/fail per criterion; null = not evaluated */
   checks: Record<SweepQcCheck, boolean | null>;
   /** every evaluated criterion passed */
@@ -72,8 +75,7 @@ export interface SweepQcResult {
   failed: SweepQcCheck[];
 }
 
-export function sweepQc(input: SweepQcInput, thresholds: Partial<SweepQcThresholds> = {}): SweepQcResult {
-  const t = { ...DEFAULT_SWEEP_QC, ...thresholds };
+export function sweepQc(input: SweepQcInput, t: SweepQcThresholds): SweepQcResult {
   const { v, fs } = input;
   const n = v.length;
   const onset = Math.max(0, Math.min(n, Math.floor(input.onsetIndex)));
@@ -90,13 +92,16 @@ export function sweepQc(input: SweepQcInput, thresholds: Partial<SweepQcThreshol
   const postVm = postLen >= 1 ? mean(v, n - Math.min(postLen, vmN), n) : null;
   const drift = preVm !== null && postVm !== null ? Math.abs(preVm - postVm) : null;
   const bias = input.biasCurrentA;
+  const leak = input.leakCurrentA ?? null;
+  const after = input.ramp !== true;
 
   const checks: Record<SweepQcCheck, boolean | null> = {
     preNoiseFast: preNoiseFast === null ? null : preNoiseFast <= t.maxFastNoiseV,
     preNoiseSlow: preNoiseSlow === null ? null : preNoiseSlow <= t.maxSlowNoiseV,
-    postNoiseFast: postNoiseFast === null ? null : postNoiseFast <= t.maxFastNoiseV,
-    drift: drift === null ? null : drift <= t.maxDriftV,
-    bias: Number.isFinite(bias) ? Math.abs(bias) <= t.maxBiasA : false,
+    postNoiseFast: postNoiseFast === null || !after ? null : postNoiseFast <= t.maxFastNoiseV,
+    drift: drift === null || !after ? null : drift <= t.maxDriftV,
+    bias: Number.isFinite(bias) ? Math.abs(bias) <= t.maxLeakA : false,
+    leak: leak === null ? null : Number.isFinite(leak) ? Math.abs(leak) <= t.maxLeakA : false,
   };
   const failed = (Object.keys(checks) as SweepQcCheck[]).filter((k) => checks[k] === false);
   return {
@@ -107,18 +112,27 @@ export function sweepQc(input: SweepQcInput, thresholds: Partial<SweepQcThreshol
     postVm,
     drift,
     biasCurrent: bias,
+    leakCurrent: leak,
     checks,
     passed: failed.length === 0,
     failed,
   };
 }
 
+/** What the recorder knows about a sweep beyond its samples. */
+export interface SweepQcContext {
+  /** voltage-clamp holding current before the switch to current clamp, A */
+  leakCurrentA: number | null;
+  ramp: boolean;
+}
+
 /**
- * QC of a recorded stimulus sweep. The bias current is the holding current plus
- * the stimulus level before onset (a stimulus with a DC offset leaks too).
+ * QC of a recorded stimulus sweep. The bias current is the holding current the
+ * amplifier reports for the sweep plus the stimulus level before onset (a
+ * stimulus with a DC offset biases the cell too).
  * Throws for a sweep without a stimulus window (test pulses are not QC'd here).
  */
-export function sweepQcFromSweep(sweep: Sweep, thresholds: Partial<SweepQcThresholds> = {}): SweepQcResult {
+export function sweepQcFromSweep(sweep: Sweep, thresholds: SweepQcThresholds, context: SweepQcContext): SweepQcResult {
   const stim = sweep.stimulus;
   if (!stim || stim.onsetIndex === undefined || stim.lengthSamples === undefined) {
     throw new RangeError(`sweep ${sweep.seq} has no stimulus window to QC`);
@@ -131,6 +145,8 @@ export function sweepQcFromSweep(sweep: Sweep, thresholds: Partial<SweepQcThresh
       onsetIndex: stim.onsetIndex,
       lengthSamples: stim.lengthSamples,
       biasCurrentA: sweep.holding + pre,
+      leakCurrentA: context.leakCurrentA,
+      ramp: context.ramp,
     },
     thresholds,
   );
@@ -139,6 +155,7 @@ export function sweepQcFromSweep(sweep: Sweep, thresholds: Partial<SweepQcThresh
 /** Flat figures for the `sweep` event's `qc` field (nulls omitted). */
 export function sweepQcRecord(qc: SweepQcResult): Record<string, number | boolean> {
   const out: Record<string, number | boolean> = { passed: qc.passed, biasCurrent: qc.biasCurrent };
+  if (qc.leakCurrent !== null) out.leakCurrent = qc.leakCurrent;
   const figures = ['preNoiseFast', 'preNoiseSlow', 'postNoiseFast', 'preVm', 'postVm', 'drift'] as const;
   for (const k of figures) {
     const x = qc[k];

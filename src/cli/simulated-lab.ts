@@ -17,8 +17,8 @@ import { createSupervisor, type Supervisor } from '../control/supervisor.ts';
 import { createStimulusRecorder } from '../control/recorder.ts';
 import { blindTargets, targetedTargets } from '../control/targets.ts';
 import type { SessionSnapshot, StartOptions } from '../control/api.ts';
-import { checkPresetAgainstRig, loadPreset, loadStimulusSet } from '../protocol/load.ts';
-import type { AutopatchPreset, StimulusSet } from '../protocol/types.ts';
+import { checkPresetAgainstRig, loadPreset, loadPresetWithStimuli } from '../protocol/load.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
 import { rigLimits } from '../rig/config.ts';
 import { openRig, type OpenRig } from '../rig/open-rig.ts';
 import { createSimulatedRig, type SimulatedRig } from '../rig/simulated-rig.ts';
@@ -87,11 +87,9 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
   const sink = createEventSink(clock);
   const regions = new Map(rig.setup.pipettes.map((p) => [p.id, p.region]));
 
-  const stimulusSets = (preset: AutopatchPreset): Map<string, StimulusSet> =>
-    new Map(preset.record.stimulus_sets.map((name) => [name, loadStimulusSet(name)]));
-
   const createSession = async (start: StartOptions): Promise<Supervisor> => {
-    const preset = loadPreset(start.preset);
+    // the stimulus sets come from where the preset finds them (next to a preset file first)
+    const { preset, stimulusSets } = loadPresetWithStimuli(start.preset);
     if (preset.preparation !== sim.world.preparation) {
       throw new Error(`preset ${preset.name} is for ${preset.preparation} preparations; this simulated rig holds a ${sim.world.preparation} preparation`);
     }
@@ -110,7 +108,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
       seed: options.seed,
       virtual: clock.kind === 'virtual',
       targets,
-      recorder: createStimulusRecorder({ clock, emit: sink.emit, stimulusSets: stimulusSets(preset) }),
+      recorder: createStimulusRecorder({ clock, emit: sink.emit, stimulusSets }),
       durationMs: start.durationMin == null ? null : start.durationMin * 60_000,
       maxAttempts: options.maxAttempts ?? null,
       tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,

@@ -16,6 +16,7 @@ import { toManipulator, toWorld } from '../geometry.ts';
 import type { PipetteGeometry, Waypoint } from './paths.ts';
 import { retractLegs } from './paths.ts';
 import type { RigEventInput } from './event-sink.ts';
+import { MAX_BIAS_PA } from '../protocol/envelope.ts';
 
 export interface MotionCoordinator {
   /** resolves once this pipette may start a gated move */
@@ -81,6 +82,12 @@ export interface PipetteOps {
   readonly holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null;
   /** stop, atmosphere, VC at 0 mV, retract along the axis out of tissue or a well */
   safeState(reason: string, options?: { retract?: boolean }): Promise<SafeStateResult>;
+  /** test pulse off (the recorder's current-clamp sweeps) */
+  testPulseOff(): Promise<void>;
+  /** I=0: no current injected; the way between voltage and current clamp */
+  zeroCurrent(): Promise<void>;
+  /** current clamp holding a bias, pA (within ±MAX_BIAS_PA, checked before anything is sent) */
+  currentClamp(bias_pA: number): Promise<void>;
 }
 
 class Aborted extends Error {
@@ -300,6 +307,23 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
         emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${errors.join('; ')}` });
       }
       return { complete: errors.length === 0, errors };
+    },
+    async testPulseOff() {
+      await amplifier.setTestPulse({ enabled: false });
+    },
+    async zeroCurrent() {
+      await amplifier.setMode('I0');
+      holdingState = { mode: 'I0', value: 0 };
+      emit({ type: 'pipette.holding', pipetteId, mode: 'I0', holding: 0 });
+    },
+    async currentClamp(bias_pA) {
+      if (!Number.isFinite(bias_pA) || Math.abs(bias_pA) > MAX_BIAS_PA) {
+        throw new DeviceError('limit', 'amplifier', 'current clamp', `bias ${bias_pA} pA is outside ±${MAX_BIAS_PA} pA`);
+      }
+      await amplifier.setMode('IC');
+      await amplifier.setHolding(bias_pA * 1e-12);
+      holdingState = { mode: 'IC', value: bias_pA };
+      emit({ type: 'pipette.holding', pipetteId, mode: 'IC', holding: bias_pA * 1e-12 });
     },
   };
   return ops;

@@ -23,8 +23,11 @@ import { createSignalConditioner, type Signals } from './signals.ts';
 import type { Region } from '../sim/types.ts';
 
 export interface Recorder {
-  /** run the preset's stimulus sets on a whole-cell recording; emits its own sweep events */
-  record(args: { pipetteId: string; attemptId: string; hw: PipetteHardware; preset: AutopatchPreset; signal: AbortSignal }): Promise<RecordResult>;
+  /**
+   * Run the preset's stimulus sets on a whole-cell recording; emits its own
+   * sweep events. Mode and holding go through `ops` (events and limit checks).
+   */
+  record(args: { pipetteId: string; attemptId: string; hw: PipetteHardware; ops: PipetteOps; preset: AutopatchPreset; signal: AbortSignal }): Promise<RecordResult>;
 }
 
 export interface RunnerCoordination {
@@ -207,7 +210,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       return sum / Math.max(1, sweep.response.length);
     },
     async record(signal) {
-      return options.recorder.record({ pipetteId, attemptId: attemptId ?? 'none', hw, preset, signal });
+      return options.recorder.record({ pipetteId, attemptId: attemptId ?? 'none', hw, ops, preset, signal });
     },
     async retract(signal) {
       const r = preset.retract;

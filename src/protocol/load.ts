@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { show, ProtocolError, type ProtocolProblem } from './errors.ts';
 import { problemsFromAjv } from './describe.ts';
 import { parseJson } from './json.ts';
-import { presetRules, stimulusSetRules } from './rules.ts';
+import { presetRules, presetStimulusRules, stimulusSetRules } from './rules.ts';
 import { validatePresetSchema, validateStimulusSetSchema } from './schema.ts';
 import type { AutopatchPreset, StimulusSet } from './types.ts';
 
@@ -112,24 +112,44 @@ function nameMatchesFile(value: { name: string }, file: string): ProtocolProblem
     : [{ path: 'name', message: `name = ${show(value.name)} does not match the file name: must be ${show(expected)}` }];
 }
 
-/** Every stimulus set the preset records must exist and be valid. */
-function stimulusSetProblems(preset: AutopatchPreset, options?: LoadOptions): ProtocolProblem[] {
-  const known = listStimulusSets(options);
+/**
+ * Where a preset's stimulus sets are looked up: next to a preset given by path
+ * first (so a folder of your own presets and sets works as it is), then the
+ * stimulus sets of the protocols folder.
+ */
+function stimulusSetLocation(name: string, presetFile: string | null, options?: LoadOptions): string | null {
+  if (presetFile !== null) {
+    const beside = join(dirname(presetFile), `${name}.json`);
+    if (existsSync(beside)) return beside;
+  }
+  return listStimulusSets(options).includes(name) ? name : null;
+}
+
+/** Every stimulus set the preset records must exist, be valid, and suit the preset's analysis and QC. */
+function presetStimulusSets(preset: AutopatchPreset, presetFile: string | null, options?: LoadOptions): { problems: ProtocolProblem[]; sets: Map<string, StimulusSet> } {
   const problems: ProtocolProblem[] = [];
+  const sets = new Map<string, StimulusSet>();
   preset.record.stimulus_sets.forEach((name, i) => {
     const path = `record.stimulus_sets[${i}]`;
-    if (!known.includes(name)) {
-      problems.push({ path, message: `${path} = ${show(name)} is not a known stimulus set: must be one of ${known.map(show).join(', ') || '(none)'}` });
+    const where = stimulusSetLocation(name, presetFile, options);
+    if (where === null) {
+      const known = listStimulusSets(options);
+      const beside = presetFile === null ? '' : ` (looked for ${name}.json next to the preset, then among the shipped sets)`;
+      problems.push({ path, message: `${path} = ${show(name)} is not a known stimulus set${beside}: must be one of ${known.map(show).join(', ') || '(none)'}` });
       return;
     }
+    let set: StimulusSet;
     try {
-      loadStimulusSet(name, options);
+      set = loadStimulusSet(where, options);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       for (const line of e.message.split('\n')) problems.push({ path, message: `${path} = ${show(name)} is an invalid stimulus set: ${line}` });
+      return;
     }
+    problems.push(...presetStimulusRules(preset, i, set));
+    sets.set(name, set);
   });
-  return problems;
+  return { problems, sets };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -155,10 +175,31 @@ function readParsed(nameOrPath: string, kind: Kind, options?: LoadOptions): { lo
   return { located, data: parseJson(text, located.source) };
 }
 
+/** A preset with the stimulus sets it records, each loaded from where the preset finds it. */
+export interface LoadedPreset {
+  preset: AutopatchPreset;
+  stimulusSets: Map<string, StimulusSet>;
+}
+
+function presetFileOf(nameOrPath: string, located: Located): string | null {
+  return isBareName(nameOrPath) ? null : located.file;
+}
+
+/** Loads a preset (name or path) and its stimulus sets; throws a ProtocolError naming every problem. */
+export function loadPresetWithStimuli(nameOrPath: string, options?: LoadOptions): LoadedPreset {
+  const { located, data } = readParsed(nameOrPath, 'autopatch-preset', options);
+  let sets = new Map<string, StimulusSet>();
+  const preset = finish(data, located, validatePreset, (p) => {
+    const r = presetStimulusSets(p, presetFileOf(nameOrPath, located), options);
+    sets = r.sets;
+    return r.problems;
+  });
+  return { preset, stimulusSets: sets };
+}
+
 /** Loads `protocols/presets/<name>.json` or a preset file by path. */
 export function loadPreset(nameOrPath: string, options?: LoadOptions): AutopatchPreset {
-  const { located, data } = readParsed(nameOrPath, 'autopatch-preset', options);
-  return finish(data, located, validatePreset, (p) => stimulusSetProblems(p, options));
+  return loadPresetWithStimuli(nameOrPath, options).preset;
 }
 
 /** Loads `protocols/stimuli/<name>.json` or a stimulus-set file by path. */
@@ -182,7 +223,7 @@ export function loadProtocolFile(nameOrPath: string, options?: LoadOptions): Loa
   const { located, data } = readParsed(nameOrPath, 'autopatch-preset', options);
   const kind = isObject(data) ? data.kind : undefined;
   if (kind === 'autopatch-preset') {
-    return { kind, value: finish(data, located, validatePreset, (p) => stimulusSetProblems(p, options)) };
+    return { kind, value: finish(data, located, validatePreset, (p) => presetStimulusSets(p, located.file, options).problems) };
   }
   if (kind === 'stimulus-set') return { kind, value: finish(data, located, validateStimulusSet, () => []) };
   const message =

@@ -136,7 +136,39 @@ export function presetRules(p: AutopatchPreset): ProtocolProblem[] {
   c.rel('whole_cell.clear_access_MOhm', '≤', 'whole_cell.ra_max_MOhm', 'MΩ', 'access is cleared before it becomes unacceptable');
 
   c.rel('retract.speed_tissue_um_per_s', '≤', 'retract.speed_bath_um_per_s', 'µm/s', 'movement inside tissue is the slow one');
+
+  c.rel('record.analysis.subthreshold_above_pA', '<', 'record.analysis.subthreshold_below_pA', 'pA', 'the input-resistance sweep window must not be empty');
+  c.rel('record.analysis.hero_above_rheobase_min_pA', '<', 'record.analysis.hero_above_rheobase_max_pA', 'pA', 'the hero-sweep window must not be empty');
   return c.problems;
+}
+
+/**
+ * Rules between a preset and one stimulus set it records (the set is valid on
+ * its own). They blame the preset's `record.stimulus_sets[i]` entry and name
+ * both fields.
+ */
+export function presetStimulusRules(p: AutopatchPreset, index: number, s: StimulusSet): ProtocolProblem[] {
+  const path = `record.stimulus_sets[${index}]`;
+  const problems: ProtocolProblem[] = [];
+  const filter = p.record.analysis.spike_detection.filter_kHz;
+  if (!(s.sample_rate_kHz > 2 * filter)) {
+    problems.push({
+      path,
+      message:
+        `${fieldIs(path, s.name)} samples at sample_rate_kHz = ${s.sample_rate_kHz} kHz: must be > 2 × record.analysis.spike_detection.filter_kHz ` +
+        `(${round(2 * filter)} kHz) — spike detection low-passes dV/dt at ${filter} kHz, which needs a sample rate above twice that`,
+    });
+  }
+  const leak = p.record.sweep_qc.max_leak_pA;
+  if (Math.abs(s.bias_pA) > leak) {
+    problems.push({
+      path,
+      message:
+        `${fieldIs(path, s.name)} holds bias_pA = ${s.bias_pA} pA: |bias_pA| must be ≤ record.sweep_qc.max_leak_pA (${leak} pA) — ` +
+        'every one of its sweeps would fail the leak/bias QC',
+    });
+  }
+  return problems;
 }
 
 const EPS = 1e-6;

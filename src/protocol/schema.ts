@@ -6,6 +6,7 @@
  * rules.ts because JSON Schema cannot express them.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { MAX_BIAS_PA, MIN_STIMULUS_SAMPLE_RATE_KHZ } from './envelope.ts';
 
 type Json = Record<string, unknown>;
 
@@ -53,6 +54,48 @@ const DESCRIPTION: Json = { type: 'string', minLength: 1 };
 
 const cleanStep = obj({ mbar: range('mbar', -600, 1000), ms: positive('ms', 60_000) });
 const cleanSteps: Json = { type: 'array', minItems: 1, maxItems: 20, items: cleanStep };
+
+/**
+ * Per-sweep QC of current-clamp sweeps (IPFX `qc_features` / MIES; the defaults
+ * are IPFX's "Ephys QC Criteria v1.1", efeatures-nwb.md).
+ */
+const sweepQcSchema: Json = obj({
+  fast_noise_window_ms: positive('ms', 100),
+  max_fast_noise_mV: positive('mV', 10),
+  slow_noise_window_ms: positive('ms', 10_000),
+  max_slow_noise_mV: positive('mV', 20),
+  vm_window_ms: positive('ms', 10_000),
+  max_drift_mV: positive('mV', 50),
+  max_leak_pA: positive('pA', MAX_BIAS_PA),
+});
+
+/** IPFX spike detection (`SpikeFeatureExtractor` defaults, efeatures-nwb.md). */
+const spikeDetectionSchema: Json = obj({
+  filter_kHz: range('kHz', 1, 100),
+  dvdt_threshold_mV_per_ms: positive('mV/ms', 1000),
+  threshold_fraction: positive('', 1),
+  max_threshold_to_peak_ms: positive('ms', 50),
+  min_height_mV: positive('mV', 100),
+  min_peak_mV: range('mV', -100, 100),
+  fast_trough_window_ms: positive('ms', 50),
+  clip_tolerance_mV: positive('mV', 20),
+});
+
+/** IPFX long-square cell features (`LongSquareAnalysis`, `subthresh_features`). */
+const analysisSchema: Json = obj({
+  spike_detection: spikeDetectionSchema,
+  baseline_window_ms: positive('ms', 10_000),
+  subthreshold_above_pA: range('pA', -2000, 0),
+  subthreshold_below_pA: range('pA', -2000, 0),
+  tau_fraction: positive('', 1),
+  tau_min_snr: positive('', 1000),
+  tau_max_rmse_mV: positive('mV', 20),
+  sag_target_mV: range('mV', -200, 0),
+  sag_peak_width_ms: positive('ms', 100),
+  sag_steady_window_ms: positive('ms', 1000),
+  hero_above_rheobase_min_pA: range('pA', 0, 2000),
+  hero_above_rheobase_max_pA: range('pA', 0, 2000),
+});
 
 export const presetSchema: Json = obj({
   kind: { type: 'string', const: 'autopatch-preset' },
@@ -166,6 +209,8 @@ export const presetSchema: Json = obj({
     rest_s: range('s', 0, 3600),
     stimulus_sets: { type: 'array', maxItems: 20, uniqueItems: true, items: NAME },
     i0_settle_ms: range('ms', 0, 5000),
+    sweep_qc: sweepQcSchema,
+    analysis: analysisSchema,
   }),
   retract: obj({
     speed_tissue_um_per_s: positive('µm/s', 5000),
@@ -204,12 +249,13 @@ export const stimulusSetSchema: Json = obj({
   kind: { type: 'string', const: 'stimulus-set' },
   name: NAME,
   description: DESCRIPTION,
-  sample_rate_kHz: range('kHz', 10, 200),
+  // ≥ 50 kHz (MIES default; IPFX spike detection low-passes dV/dt at 10 kHz and needs > 20 kHz)
+  sample_rate_kHz: range('kHz', MIN_STIMULUS_SAMPLE_RATE_KHZ, 200),
   // ≥ 100 ms: the IPFX resting voltage is the mean over the 100 ms before the stimulus
   pre_ms: range('ms', 100, 10_000),
   post_ms: range('ms', 100, 10_000),
   inter_sweep_s: range('s', 0, 600),
-  bias_pA: range('pA', -1000, 1000),
+  bias_pA: range('pA', -MAX_BIAS_PA, MAX_BIAS_PA),
   family: {
     type: 'object',
     required: ['type'],

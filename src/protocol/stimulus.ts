@@ -1,8 +1,9 @@
 /**
  * Stimulus sets → the waveforms an amplifier channel plays, one per sweep:
- * current clamp, SI amperes, bias added to every sample (it is held between
- * and during sweeps), sweeps in ascending amplitude so "stop after N spiking
- * sweeps" means what it says.
+ * current clamp, SI amperes, sweeps in ascending amplitude so "stop after N
+ * spiking sweeps" means what it says. The set's bias is not in the samples: the
+ * recorder holds it as the amplifier's current-clamp holding, between and
+ * during sweeps, so each sweep reports the bias actually applied.
  */
 import type { StimulusWaveform } from '../../drivers/types.ts';
 import type { StimulusFamily, StimulusSet } from './types.ts';
@@ -50,11 +51,11 @@ export function expandStimulusSet(set: StimulusSet): StimulusWaveform[] {
   const family = set.family;
 
   if (family.type === 'ramp') {
-    const samples = new Float32Array(total).fill(set.bias_pA * PA);
+    const samples = new Float32Array(total);
     // sample k of the ramp carries the current reached at its end, so the
-    // last stimulus sample is exactly max_pA and the first is already above bias
+    // last stimulus sample is exactly max_pA and the first is already above 0
     for (let k = 0; k < stim; k++) {
-      samples[pre + k] = (set.bias_pA + (family.slope_pA_per_s * (k + 1)) / sampleRateHz) * PA;
+      samples[pre + k] = ((family.slope_pA_per_s * (k + 1)) / sampleRateHz) * PA;
     }
     return [
       {
@@ -69,8 +70,8 @@ export function expandStimulusSet(set: StimulusSet): StimulusWaveform[] {
   }
 
   return sweepAmplitudes_pA(family).map((pA) => {
-    const samples = new Float32Array(total).fill(set.bias_pA * PA);
-    samples.fill((set.bias_pA + pA) * PA, pre, pre + stim);
+    const samples = new Float32Array(total);
+    samples.fill(pA * PA, pre, pre + stim);
     return {
       name: `${set.name} ${signed(pA)}pA`,
       mode: 'IC',

@@ -173,6 +173,58 @@ export interface RecordParams {
   stimulus_sets: string[];
   /** I=0 settling before current clamp, ms */
   i0_settle_ms: number;
+  sweep_qc: SweepQcParams;
+  analysis: AnalysisParams;
+}
+
+/** Per-sweep QC of current-clamp sweeps (IPFX / MIES criteria). */
+export interface SweepQcParams {
+  /** RMS noise over this window at the start and at the end of the sweep, ms */
+  fast_noise_window_ms: number;
+  max_fast_noise_mV: number;
+  /** RMS noise over this window just before the stimulus, ms */
+  slow_noise_window_ms: number;
+  max_slow_noise_mV: number;
+  /** windows averaged for the membrane potential before the stimulus and at the end of the sweep, ms */
+  vm_window_ms: number;
+  /** |V before − V at the end| allowed (not evaluated on ramps, as IPFX), mV */
+  max_drift_mV: number;
+  /** |leak| and |bias| current allowed, pA */
+  max_leak_pA: number;
+}
+
+/** IPFX spike detection. */
+export interface SpikeDetectionParams {
+  /** Bessel low-pass of dV/dt, kHz */
+  filter_kHz: number;
+  dvdt_threshold_mV_per_ms: number;
+  /** threshold where dV/dt falls to this fraction of the mean upstroke */
+  threshold_fraction: number;
+  max_threshold_to_peak_ms: number;
+  min_height_mV: number;
+  min_peak_mV: number;
+  fast_trough_window_ms: number;
+  clip_tolerance_mV: number;
+}
+
+/** IPFX long-square cell features. */
+export interface AnalysisParams {
+  spike_detection: SpikeDetectionParams;
+  /** resting (baseline) voltage: mean over this window before the stimulus, ms */
+  baseline_window_ms: number;
+  /** input resistance and tau from non-spiking sweeps with above < I < below (both exclusive), pA */
+  subthreshold_above_pA: number;
+  subthreshold_below_pA: number;
+  tau_fraction: number;
+  tau_min_snr: number;
+  tau_max_rmse_mV: number;
+  /** sag on the hyperpolarising sweep whose peak is closest to this, mV */
+  sag_target_mV: number;
+  sag_peak_width_ms: number;
+  sag_steady_window_ms: number;
+  /** hero sweep: lowest spiking sweep strictly between rheobase + min and rheobase + max, pA */
+  hero_above_rheobase_min_pA: number;
+  hero_above_rheobase_max_pA: number;
 }
 
 export interface RetractParams {

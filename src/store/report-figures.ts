@@ -539,6 +539,8 @@ export const REPORTED_FEATURES = [
   'apUpDownRatio',
   'sag',
   'heroAdaptation',
+  'heroIsiCv',
+  'heroFirstIsi',
   'heroLatency',
 ] as const;
 

@@ -173,11 +173,13 @@ export function reportAsTable(r: StoreReport): string {
     const ft = (c: (typeof r.cells)[number], name: string, digits: number, scale: number): string => fmt(c.features[name] ?? null, digits, scale);
     out.push(
       renderTable(
-        ['attempt', 'pipette', 'Vrest mV', 'Ra MΩ', 'Cm pF', 'Rin MΩ', 'tau ms', 'rheobase pA', 'f-I Hz/pA', 'AP thr mV', 'AP amp mV', 'AP width ms', 'up/down', 'sag', 'adapt.', 'latency ms'],
+        // Vrest (QC): measured at I=0 during whole-cell QC; Vbase: the e-feature baseline (mean before each long square)
+        ['attempt', 'pipette', 'Vrest(QC) mV', 'Vbase mV', 'Ra MΩ', 'Cm pF', 'Rin MΩ', 'tau ms', 'rheobase pA', 'f-I Hz/pA', 'AP thr mV', 'AP amp mV', 'AP width ms', 'up/down', 'sag', 'adapt.', 'ISI CV', '1st ISI ms', 'latency ms'],
         r.cells.map((c) => [
           c.attemptId,
           c.pipetteId,
           fmt(c.vrest, 1, 1e3),
+          ft(c, 'vBaseline', 1, 1e3),
           fmt(c.ra, 1, 1e-6),
           fmt(c.cm, 1, 1e12),
           ft(c, 'inputResistance', 0, 1e-6),
@@ -190,6 +192,8 @@ export function reportAsTable(r: StoreReport): string {
           ft(c, 'apUpDownRatio', 2, 1),
           ft(c, 'sag', 3, 1),
           ft(c, 'heroAdaptation', 3, 1),
+          ft(c, 'heroIsiCv', 3, 1),
+          ft(c, 'heroFirstIsi', 1, 1e3),
           ft(c, 'heroLatency', 1, 1e3),
         ]),
       ),

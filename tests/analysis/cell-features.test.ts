@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cellFeatures, cellFeaturesRecord, type LongSquareSweep } from '../../src/analysis/efeatures/cell.ts';
 import { apTruth, DEFAULT_AP, passiveSweep, spikeTrain } from './synth.ts';
+import { CELL } from './preset-analysis.ts';
 
 const FS = 50e3;
 const VREST = -0.07;
@@ -60,7 +61,7 @@ function expectNoNaN(x: unknown): void {
 }
 
 describe('cellFeatures (IPFX long-square definitions)', () => {
-  const f = cellFeatures(family());
+  const f = cellFeatures(family(), CELL);
 
   it('baseline, input resistance and tau from the passive sweeps', () => {
     expect(f.vBaseline!).toBeCloseTo(VREST, 6);
@@ -95,7 +96,7 @@ describe('cellFeatures (IPFX long-square definitions)', () => {
     expect(f.hero!.meanIsi).toBe(sweep80.train.meanIsi);
   });
 
-  it('AP features averaged over the rheobase sweep match the AP shape', () => {
+  it('AP features of the rheobase sweep match the AP shape', () => {
     const truth = apTruth(DEFAULT_AP);
     expect(Math.abs(f.ap.threshold! - truth.thresholdV)).toBeLessThan(0.3e-3);
     expect(Math.abs(f.ap.amplitude! - truth.amplitude)).toBeLessThan(0.3e-3);
@@ -110,12 +111,19 @@ describe('cellFeatures (IPFX long-square definitions)', () => {
     expect(rec.rheobaseA).toBe(f.rheobaseA);
     expect(rec.heroAmplitudeA).toBe(f.hero!.amplitudeA);
     expect(rec.apWidth).toBe(f.ap.width);
+    expect(rec.vBaseline).toBe(f.vBaseline);
+    // the hero sweep's train, ISI CV (named by the issue) included
+    const hero = f.sweeps.find((s) => Math.round(s.amplitudeA * 1e12) === 80)!.train;
+    expect(rec.heroSpikeCount).toBe(10);
+    expect(rec.heroFirstIsi).toBe(hero.firstIsi);
+    expect(rec.heroIsiCv).toBe(hero.isiCv);
+    expect(rec.heroIsiCv!).toBeGreaterThan(0.1); // growing ISIs: a real spread, not 0
     expectNoNaN(f);
     expectNoNaN(rec);
   });
 
   it('stays within tolerance with 0.1 mV seeded noise', () => {
-    const g = cellFeatures(family(0.1e-3));
+    const g = cellFeatures(family(0.1e-3), CELL);
     expect(Math.abs(g.inputResistance! / RIN - 1)).toBeLessThan(0.03);
     expect(Math.abs(g.tau! / TAU - 1)).toBeLessThan(0.1);
     expect(g.rheobaseA!).toBeCloseTo(40e-12, 18);
@@ -124,9 +132,55 @@ describe('cellFeatures (IPFX long-square definitions)', () => {
   });
 });
 
+describe('cellFeatures — choices that follow IPFX', () => {
+  const BROAD: typeof DEFAULT_AP = { ...DEFAULT_AP, vpk: 0.01, rise: 0.8e-3, fall: 2e-3 };
+
+  /** A rheobase sweep whose first spike is DEFAULT_AP and whose later spikes are broad and low. */
+  function rheobaseSweep(): LongSquareSweep {
+    const pre = 0.2;
+    const first = spikeTrain({ fs: FS, durationS: 1.5, vrest: VREST, feet: [pre + 0.05] });
+    const later = spikeTrain({ fs: FS, durationS: 1.5, vrest: VREST, feet: [pre + 0.4, pre + 0.7], ap: BROAD });
+    const v = new Float32Array(first.length);
+    const splice = Math.round((pre + 0.25) * FS);
+    v.set(first.subarray(0, splice));
+    v.set(later.subarray(splice), splice);
+    return { v, fs: FS, stimulusAmplitudeA: 40e-12, onsetIndex: pre * FS, lengthSamples: FS };
+  }
+
+  it('AP features are the first spike of the rheobase sweep, not a mean over its spikes', () => {
+    const f = cellFeatures([spikingSweep(20, 0), rheobaseSweep(), spikingSweep(60, 6)], CELL);
+    expect(f.rheobaseA!).toBeCloseTo(40e-12, 18);
+    expect(f.sweeps[1].spikes).toHaveLength(3);
+    const truth = apTruth(DEFAULT_AP);
+    const broad = apTruth(BROAD);
+    expect(Math.abs(f.ap.width! / truth.width - 1)).toBeLessThan(0.01);
+    expect(Math.abs(f.ap.amplitude! - truth.amplitude)).toBeLessThan(0.3e-3);
+    expect(Math.abs(f.ap.upstroke! / truth.upstroke - 1)).toBeLessThan(0.05);
+    // a mean over the three spikes would sit far from the first one
+    const meanWidth = (truth.width + 2 * broad.width) / 3;
+    expect(Math.abs(f.ap.width! - meanWidth)).toBeGreaterThan(0.5e-3);
+  });
+
+  /** −100 … −20 pA; the −100 pA sweep is built with a different Rin so using it shows. */
+  function irFamily(): LongSquareSweep[] {
+    return [-100, -80, -60, -40, -20].map((pA) =>
+      passiveSweep({ fs: FS, vrest: VREST, amp: pA * 1e-12, rin: pA === -100 ? 2 * RIN : RIN, tau: TAU, seed: 50 - pA }),
+    );
+  }
+
+  it('input resistance leaves the −100 pA sweep out (−100 < I < 0, as IPFX), unless the preset widens the window', () => {
+    const ipfx = cellFeatures(irFamily(), CELL);
+    expect(CELL.subthresholdAboveA).toBeCloseTo(-100e-12, 20);
+    expect(Math.abs(ipfx.inputResistance! / RIN - 1)).toBeLessThan(0.01);
+    expect(ipfx.sweeps.filter((s) => s.tau !== null).map((s) => Math.round(s.amplitudeA * 1e12))).toEqual([-80, -60, -40, -20]);
+    const wider = cellFeatures(irFamily(), { ...CELL, subthresholdAboveA: -120e-12 });
+    expect(wider.inputResistance! / RIN).toBeGreaterThan(1.2); // the −100 pA sweep (2 × Rin) now counts
+  });
+});
+
 describe('cellFeatures — missing values are null', () => {
   it('no spiking sweeps: suprathreshold features are null', () => {
-    const f = cellFeatures(family().filter((s) => s.stimulusAmplitudeA <= 30e-12));
+    const f = cellFeatures(family().filter((s) => s.stimulusAmplitudeA <= 30e-12), CELL);
     expect(f.rheobaseA).toBeNull();
     expect(f.fiSlope).toBeNull();
     expect(f.hero).toBeNull();
@@ -136,7 +190,7 @@ describe('cellFeatures — missing values are null', () => {
   });
 
   it('only spiking sweeps: subthreshold features are null; one spiking sweep has no f–I slope', () => {
-    const f = cellFeatures([spikingSweep(50, 4)]);
+    const f = cellFeatures([spikingSweep(50, 4)], CELL);
     expect(f.rheobaseA!).toBeCloseTo(50e-12, 18);
     expect(f.fiSlope).toBeNull();
     expect(f.hero).toBeNull(); // nothing 40–60 pA above
@@ -147,20 +201,20 @@ describe('cellFeatures — missing values are null', () => {
   });
 
   it('an empty family gives all nulls', () => {
-    const f = cellFeatures([]);
+    const f = cellFeatures([], CELL);
     expect(cellFeaturesRecord(f)).toEqual(Object.fromEntries(Object.keys(cellFeaturesRecord(f)).map((k) => [k, null])));
   });
 
   it('tau is refused when the deflection is under 20× the baseline noise', () => {
     const weak = passiveSweep({ fs: FS, vrest: VREST, amp: -10e-12, rin: 20e6, tau: TAU, noise: 0.05e-3, seed: 4 }); // 0.2 mV deflection
-    const f = cellFeatures([weak]);
+    const f = cellFeatures([weak], CELL);
     expect(f.tau).toBeNull();
     // one sweep: input resistance from its peak and its own baseline at 0 A
     expect(f.inputResistance).not.toBeNull();
   });
 
   it('one hyperpolarising sweep gives input resistance from its peak against its baseline', () => {
-    const f = cellFeatures([passiveSweep({ fs: FS, vrest: VREST, amp: -50e-12, rin: RIN, tau: TAU })]);
+    const f = cellFeatures([passiveSweep({ fs: FS, vrest: VREST, amp: -50e-12, rin: RIN, tau: TAU })], CELL);
     expect(Math.abs(f.inputResistance! / RIN - 1)).toBeLessThan(0.01);
   });
 });

@@ -3,6 +3,7 @@ import { besselLowpass4, dvdt, filtfilt } from '../../src/analysis/efeatures/dvd
 import { detectSpikes } from '../../src/analysis/efeatures/spikes.ts';
 import { trainFeatures } from '../../src/analysis/efeatures/train.ts';
 import { apTruth, DEFAULT_AP, spikeTrain, type ApShape } from './synth.ts';
+import { SPIKES } from './preset-analysis.ts';
 
 const mul = (x: number[], y: number[]): number[] => {
   const r = new Array<number>(x.length + y.length - 1).fill(0);
@@ -64,7 +65,7 @@ describe('detectSpikes (IPFX definitions)', () => {
   for (const fs of [50e3, 100e3]) {
     it(`finds every spike at ${fs / 1000} kHz with threshold, amplitude, width, up/downstroke of the known shape`, () => {
       const v = spikeTrain({ fs, durationS: 0.3, vrest: -0.065, feet });
-      const spikes = detectSpikes(v, fs);
+      const spikes = detectSpikes(v, fs, SPIKES);
       const truth = apTruth(DEFAULT_AP);
       expect(spikes).toHaveLength(feet.length);
       spikes.forEach((s, k) => {
@@ -87,7 +88,7 @@ describe('detectSpikes (IPFX definitions)', () => {
   it('a narrower, smaller spike gives the narrower width and smaller amplitude it was built with', () => {
     const fs = 50e3;
     const ap: ApShape = { vth: -0.04, vpk: 0.01, vtr: -0.068, rise: 0.3e-3, fall: 0.4e-3, recoveryTau: 3e-3 };
-    const spikes = detectSpikes(spikeTrain({ fs, durationS: 0.1, vrest: -0.065, feet: [0.05], ap }), fs);
+    const spikes = detectSpikes(spikeTrain({ fs, durationS: 0.1, vrest: -0.065, feet: [0.05], ap }), fs, SPIKES);
     const truth = apTruth(ap);
     expect(spikes).toHaveLength(1);
     expect(Math.abs(spikes[0].width! / truth.width - 1)).toBeLessThan(0.03);
@@ -100,7 +101,7 @@ describe('detectSpikes (IPFX definitions)', () => {
     const truth = apTruth(DEFAULT_AP);
     for (let seed = 1; seed <= 10; seed++) {
       const v = spikeTrain({ fs, durationS: 0.3, vrest: -0.065, feet, noise: 0.1e-3, seed });
-      const spikes = detectSpikes(v, fs);
+      const spikes = detectSpikes(v, fs, SPIKES);
       expect(spikes).toHaveLength(feet.length);
       for (const s of spikes) {
         expect(Math.abs(s.thresholdV - truth.thresholdV)).toBeLessThan(1e-3);
@@ -113,14 +114,14 @@ describe('detectSpikes (IPFX definitions)', () => {
     const fs = 50e3;
     const low: ApShape = { ...DEFAULT_AP, vpk: -0.035 }; // fast, but peaks below −30 mV
     const vLow = spikeTrain({ fs, durationS: 0.1, vrest: -0.065, feet: [0.05], ap: low });
-    expect(detectSpikes(vLow, fs)).toHaveLength(0);
-    expect(detectSpikes(vLow, fs, { minPeakV: -0.04 })).toHaveLength(1); // it is the peak level that rejects it
+    expect(detectSpikes(vLow, fs, SPIKES)).toHaveLength(0);
+    expect(detectSpikes(vLow, fs, { ...SPIKES, minPeakV: -0.04 })).toHaveLength(1); // it is the peak level that rejects it
     // 1.8 mV tall and just fast enough (filtered dV/dt ≈ 21 V/s) to be a putative spike
     const tiny: ApShape = { ...DEFAULT_AP, vth: -0.0315, vpk: -0.0297, vtr: -0.066, rise: 0.08e-3, fall: 0.3e-3 };
     const vTiny = spikeTrain({ fs, durationS: 0.1, vrest: -0.065, feet: [0.05], ap: tiny });
-    expect(detectSpikes(vTiny, fs)).toHaveLength(0);
-    expect(detectSpikes(vTiny, fs, { minHeightV: 1e-3 })).toHaveLength(1); // … and the height here
-    expect(detectSpikes(new Float32Array(5000).fill(-0.07), fs)).toHaveLength(0);
+    expect(detectSpikes(vTiny, fs, SPIKES)).toHaveLength(0);
+    expect(detectSpikes(vTiny, fs, { ...SPIKES, minHeightV: 1e-3 })).toHaveLength(1); // … and the height here
+    expect(detectSpikes(new Float32Array(5000).fill(-0.07), fs, SPIKES)).toHaveLength(0);
   });
 
   it('drops an event whose peak comes more than 5 ms after its threshold', () => {
@@ -133,15 +134,15 @@ describe('detectSpikes (IPFX definitions)', () => {
       if (t < 8.2e-3) return -0.045 + 0.055 * (1 - Math.cos((Math.PI * (t - 0.2e-3)) / 8e-3)) / 2;
       return -0.05 + 0.06 * Math.exp(-(t - 8.2e-3) / 2e-3);
     });
-    expect(detectSpikes(v, fs)).toHaveLength(0);
-    expect(detectSpikes(v, fs, { maxThresholdToPeakS: 20e-3 })).toHaveLength(1); // it is the 5 ms rule
+    expect(detectSpikes(v, fs, SPIKES)).toHaveLength(0);
+    expect(detectSpikes(v, fs, { ...SPIKES, maxThresholdToPeakS: 20e-3 })).toHaveLength(1); // it is the 5 ms rule
   });
 
   it('marks a spike cut off by the end of the window as clipped, without trough or width', () => {
     const fs = 50e3;
     const v = spikeTrain({ fs, durationS: 0.3, vrest: -0.065, feet: [0.1, 0.2] });
     const end = Math.round((0.2 + DEFAULT_AP.rise + 0.2e-3) * fs); // just after the second peak
-    const spikes = detectSpikes(v, fs, { end });
+    const spikes = detectSpikes(v, fs, { ...SPIKES, end });
     expect(spikes).toHaveLength(2);
     expect(spikes[0].clipped).toBe(false);
     expect(spikes[1].clipped).toBe(true);
@@ -153,7 +154,7 @@ describe('detectSpikes (IPFX definitions)', () => {
   it('only looks inside the analysis window', () => {
     const fs = 50e3;
     const v = spikeTrain({ fs, durationS: 0.3, vrest: -0.065, feet });
-    const spikes = detectSpikes(v, fs, { start: Math.round(0.12 * fs), end: Math.round(0.2 * fs) });
+    const spikes = detectSpikes(v, fs, { ...SPIKES, start: Math.round(0.12 * fs), end: Math.round(0.2 * fs) });
     expect(spikes.map((s) => Math.round(s.thresholdT * 100) / 100)).toEqual([0.13, 0.17]);
   });
 });
@@ -162,7 +163,7 @@ describe('trainFeatures', () => {
   const fs = 50e3;
   const feet = [0.1, 0.13, 0.17, 0.22];
   const v = spikeTrain({ fs, durationS: 0.3, vrest: -0.065, feet });
-  const spikes = detectSpikes(v, fs);
+  const spikes = detectSpikes(v, fs, SPIKES);
 
   it('computes rate, latency and ISI statistics from the thresholds', () => {
     const start = Math.round(0.05 * fs);

@@ -47,16 +47,20 @@ export interface Report {
   read_error: string | null;
   read: {
     nwb_version: string;
-    series: Record<string, { type: string; dtype: string; length: number; rate: number; sweep_number: number; electrode: string; device: string; unit: string }>;
+    series: Record<
+      string,
+      { type: string; dtype: string; sha256: string; bias_current: number | null; length: number; rate: number; sweep_number: number; electrode: string; device: string; unit: string }
+    >;
     sweep_table: Record<string, string[]>;
     tables: Record<string, number>;
     recordings: { electrode: string; stimulus: [number, number, string | null]; response: [number, number, string] }[];
     subject_id: string;
+    subject: { subject_id: string; species: string | null; sex: string | null; age: string | null; description: string | null } | null;
   } | null;
 }
 
 export function validate(python: string, file: string): { status: number | null; report: Report } {
-  const r = spawnSync(python, [SCRIPT, file], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(python, [SCRIPT, file], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (!line.startsWith('{')) throw new Error(`validator printed no report (exit ${r.status}): ${r.stderr}`);
   return { status: r.status, report: JSON.parse(line) as Report };

@@ -5,6 +5,7 @@ import {
   listPresets,
   listStimulusSets,
   loadPreset,
+  loadPresetWithStimuli,
   loadProtocolFile,
   loadStimulusSet,
   PROTOCOLS_DIR,
@@ -120,7 +121,8 @@ describe('checks that need the files', () => {
     const file = tmp.write('in-vivo-blind.json', JSON.stringify(preset));
     const err = protocolError(() => loadPreset(file));
     expect(err.message).toBe(
-      `${file}: record.stimulus_sets[1] = "long-squares" is not a known stimulus set: must be one of "long-square", "ramp", "short-square"`,
+      `${file}: record.stimulus_sets[1] = "long-squares" is not a known stimulus set (looked for long-squares.json next to the preset, then among the shipped sets): ` +
+        'must be one of "long-square", "ramp", "short-square"',
     );
   });
 
@@ -136,9 +138,60 @@ describe('checks that need the files', () => {
     expect(err.problems.map((p) => p.path)).toEqual(['record.stimulus_sets[2]']);
     expect(err.message).toBe(
       'protocols/presets/acute-slice.json: record.stimulus_sets[2] = "ramp" is an invalid stimulus set: ' +
-        'protocols/stimuli/ramp.json: sample_rate_kHz = 1 is out of range: must be between 10 and 200 kHz',
+        'protocols/stimuli/ramp.json: sample_rate_kHz = 1 is out of range: must be between 50 and 200 kHz',
     );
     expect(file).toContain('acute-slice.json');
+  });
+
+  it('a preset given by path finds its stimulus sets next to it first, then among the shipped ones', () => {
+    const preset = presetCopy('culture');
+    preset.record.stimulus_sets = ['my-steps', 'ramp'];
+    const mine = stimulusCopy('long-square');
+    mine.name = 'my-steps';
+    mine.family = { type: 'long-square', from_pA: -50, to_pA: 50, step_pA: 50, duration_ms: 500 };
+    tmp.write('my-steps.json', JSON.stringify(mine));
+    const file = tmp.write('culture.json', JSON.stringify(preset));
+    const { preset: loaded, stimulusSets } = loadPresetWithStimuli(file);
+    expect(loaded.record.stimulus_sets).toEqual(['my-steps', 'ramp']);
+    expect(stimulusSets.get('my-steps')?.family).toMatchObject({ from_pA: -50, to_pA: 50, duration_ms: 500 });
+    // not beside it: the shipped one
+    expect(stimulusSets.get('ramp')).toEqual(loadStimulusSet('ramp'));
+    // a set beside the preset wins over the shipped set of the same name
+    const ramp = stimulusCopy('ramp');
+    ramp.family = { type: 'ramp', slope_pA_per_s: 50, max_pA: 200 };
+    tmp.write('ramp.json', JSON.stringify(ramp));
+    expect(loadPresetWithStimuli(file).stimulusSets.get('ramp')?.family).toEqual({ type: 'ramp', slope_pA_per_s: 50, max_pA: 200 });
+    // and an invalid one beside it is reported as the preset's problem, named by its path
+    ramp.sample_rate_kHz = 20;
+    const rampFile = tmp.write('ramp.json', JSON.stringify(ramp));
+    const err = protocolError(() => loadPreset(file));
+    expect(err.problems.map((p) => p.path)).toEqual(['record.stimulus_sets[1]']);
+    expect(err.message).toContain(`${rampFile}: sample_rate_kHz = 20 is out of range: must be between 50 and 200 kHz`);
+    // a bare preset name still uses only the shipped sets
+    expect(loadPresetWithStimuli('culture').stimulusSets.get('ramp')).toEqual(loadStimulusSet('ramp'));
+  });
+
+  it('a stimulus set must sample above twice the spike filter and hold no more bias than the leak limit', () => {
+    const root = privateProtocols();
+    const set = stimulusCopy('long-square');
+    set.bias_pA = 150;
+    tmp.write('protocols/stimuli/long-square.json', JSON.stringify(set));
+    const preset = presetCopy('in-vivo-blind');
+    preset.record.analysis.spike_detection.filter_kHz = 25;
+    tmp.write('protocols/presets/in-vivo-blind.json', JSON.stringify(preset));
+    const err = protocolError(() => loadPreset('in-vivo-blind', { protocolsDir: root }));
+    expect(err.problems.map((p) => p.path)).toEqual(['record.stimulus_sets[0]', 'record.stimulus_sets[0]']);
+    expect(err.message).toBe(
+      'protocols/presets/in-vivo-blind.json: record.stimulus_sets[0] = "long-square" samples at sample_rate_kHz = 50 kHz: ' +
+        'must be > 2 × record.analysis.spike_detection.filter_kHz (50 kHz) — spike detection low-passes dV/dt at 25 kHz, which needs a sample rate above twice that\n' +
+        'protocols/presets/in-vivo-blind.json: record.stimulus_sets[0] = "long-square" holds bias_pA = 150 pA: ' +
+        '|bias_pA| must be ≤ record.sweep_qc.max_leak_pA (100 pA) — every one of its sweeps would fail the leak/bias QC',
+    );
+    // within both limits it loads
+    preset.record.analysis.spike_detection.filter_kHz = 10;
+    preset.record.sweep_qc.max_leak_pA = 150;
+    tmp.write('protocols/presets/in-vivo-blind.json', JSON.stringify(preset));
+    expect(loadPreset('in-vivo-blind', { protocolsDir: root }).record.sweep_qc.max_leak_pA).toBe(150);
   });
 
   it('validation errors of a loaded file carry its path', () => {

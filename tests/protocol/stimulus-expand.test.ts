@@ -52,19 +52,18 @@ describe('expandStimulusSet: long squares', () => {
     });
   });
 
-  it('adds the bias to every sample, baselines included, without changing the step amplitude', () => {
+  it('leaves the bias out of the samples (the amplifier holds it), so a biased set plays the same waveforms', () => {
     const biased: StimulusSet = { ...set, bias_pA: -30 };
     const ws = expandStimulusSet(biased);
     const w = ws[7]; // +40 pA
     expect(w.name).toBe('long-square +40pA');
     expect(w.amplitude).toBeCloseTo(40e-12, 20);
-    expect(w.samples[0]).toBe(f32(-30));
-    expect(w.samples[49_999]).toBe(f32(-30));
-    expect(w.samples[50_000]).toBe(f32(10));
-    expect(w.samples[99_999]).toBe(f32(10));
-    expect(w.samples[249_999]).toBe(f32(-30));
-    expect(countEqual(w.samples, f32(-30))).toBe(200_000);
-    expect(countEqual(w.samples, f32(10))).toBe(50_000);
+    expect(w.samples[0]).toBe(0);
+    expect(w.samples[50_000]).toBe(f32(40));
+    expect(w.samples[249_999]).toBe(0);
+    expect(countEqual(w.samples, 0)).toBe(200_000);
+    expect(countEqual(w.samples, f32(40))).toBe(50_000);
+    expect(ws.map((x) => Array.from(x.samples))).toEqual(expandStimulusSet(set).map((x) => Array.from(x.samples)));
   });
 
   it('follows the sample rate and baselines given', () => {
@@ -123,11 +122,11 @@ describe('expandStimulusSet: short squares and ramp', () => {
     expect(rising).toBe(true);
   });
 
-  it('ramp with bias starts from the bias', () => {
+  it('a ramp with bias starts from 0 in its samples too', () => {
     const set: StimulusSet = { ...loadStimulusSet('ramp'), bias_pA: 50 };
     const [w] = expandStimulusSet(set);
-    expect(w.samples[0]).toBe(f32(50));
-    expect(w.samples[50_000 + 20 * 50_000 - 1]).toBe(f32(550));
-    expect(w.samples[w.samples.length - 1]).toBe(f32(50));
+    expect(w.samples[0]).toBe(0);
+    expect(w.samples[50_000 + 20 * 50_000 - 1]).toBe(f32(500));
+    expect(w.samples[w.samples.length - 1]).toBe(0);
   });
 });

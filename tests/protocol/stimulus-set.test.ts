@@ -13,8 +13,10 @@ function reject(set: unknown): { paths: string[]; message: string } {
 
 describe('stimulus-set schema', () => {
   const table: Array<[base: string, path: string, value: unknown, expected: string]> = [
-    ['long-square', 'sample_rate_kHz', 5, 'sample_rate_kHz = 5 is out of range: must be between 10 and 200 kHz'],
-    ['long-square', 'sample_rate_kHz', 400, 'sample_rate_kHz = 400 is out of range: must be between 10 and 200 kHz'],
+    // the issue's ≥ 50 kHz: spike detection filters dV/dt at 10 kHz and needs well above 20 kHz
+    ['long-square', 'sample_rate_kHz', 20, 'sample_rate_kHz = 20 is out of range: must be between 50 and 200 kHz'],
+    ['ramp', 'sample_rate_kHz', 49.9, 'sample_rate_kHz = 49.9 is out of range: must be between 50 and 200 kHz'],
+    ['long-square', 'sample_rate_kHz', 400, 'sample_rate_kHz = 400 is out of range: must be between 50 and 200 kHz'],
     ['long-square', 'pre_ms', 50, 'pre_ms = 50 is out of range: must be between 100 and 10000 ms'],
     ['long-square', 'post_ms', 20_000, 'post_ms = 20000 is out of range: must be between 100 and 10000 ms'],
     ['long-square', 'inter_sweep_s', -1, 'inter_sweep_s = -1 is out of range: must be between 0 and 600 s'],

@@ -380,6 +380,57 @@ describe('amp-bridge driver ↔ emulator bytes', () => {
     expect(waited).toBeLessThan(9_000);
   });
 
+  it('aborts a stimulus being played: the bridge stops at once, sends no response, and the cell had only what was played', async () => {
+    const { fx, amp, els, errors, lastWrite } = await setup(1);
+    const ch = amp.channels[0];
+    await fx.run(ch.setTestPulse({ enabled: true, amplitude: 0.01, widthMs: 5, rateHz: 30, sampleRateHz: 20_000 }));
+    const stop = new AbortController();
+    // 10 s at 20 kHz
+    const run = ch.runStimulus(stimulus(new Float32Array(200_000).fill(0.001)), { signal: stop.signal });
+    run.catch(() => {});
+    for (let i = 0; i < 1_000 && !fx.device.commands.some((c) => c.name === 'run'); i++) await fx.clock.runFor(1);
+    await fx.clock.runFor(2_000);
+    expect(fx.device.channelState(0).activity).toBe('running');
+    const abortedAt = fx.clock.now();
+    stop.abort();
+    const err = await fx.expectError(run, ['interrupted'], 1_000);
+    expect(err.message).toMatch(/aborted/);
+    expect(fx.clock.now() - abortedAt).toBeLessThan(50); // not the 8 s left
+    expect(fx.device.commands[fx.device.commands.length - 1]).toMatchObject({ name: 'abort', args: ['0'] });
+    expect(lastWrite()).toBe('abort(0)\n');
+    expect(fx.device.channelState(0).activity).toBe('idle');
+    // the electrode was driven for the ~2 s played, not the whole 10 s
+    const played = els[0].calls.filter((c) => c.samples > 10_000);
+    expect(played).toHaveLength(1);
+    expect(played[0].samples).toBeGreaterThan(2_000 * 20 - 1_000);
+    expect(played[0].samples).toBeLessThan(2_100 * 20);
+    // no response frame was sent for it
+    await fx.clock.runFor(100);
+    const out = Buffer.concat(fx.binding.byteLog(fx.path).entries.filter((e) => e.dir === 'out').map((e) => e.bytes));
+    expect(frames(parseOutput(out)).filter((f) => f.type === FRAME_TYPE.stimulus)).toEqual([]);
+    // the test pulse resumes and the next stimulus plays normally
+    const tp: number[] = [];
+    const off = ch.onSweep((x) => tp.push(x.seq));
+    await fx.clock.runFor(200);
+    off();
+    expect(tp.length).toBeGreaterThanOrEqual(5);
+    const next = await fx.run(ch.runStimulus(stimulus(new Float32Array(2_000).fill(0.001))));
+    expect(next.response.length).toBe(2_000);
+    // a signal aborted already: nothing is sent at all
+    const before = fx.bytesIn();
+    await fx.expectError(ch.runStimulus(stimulus(new Float32Array(2_000)), { signal: stop.signal }), ['interrupted']);
+    expect(fx.bytesIn()).toBe(before);
+    expect(errors).toEqual([]);
+  });
+
+  it('answers abort with its status, and changes nothing when no stimulus is playing', async () => {
+    const raw = rawEmulator();
+    await raw.send('abort(1)\n');
+    expect(lines(raw.take())).toEqual(['1,VC,0,0,0,10,-50,10,30,20000,0,0,0,idle']);
+    await raw.send('abort()\n');
+    expect(lines(raw.take())[0]).toMatch(/^0,4,abort takes 1 arguments, got 0/);
+  });
+
   it("a long stimulus response on one channel does not starve the other channel's replies and test pulses", async () => {
     const { fx, amp, errors } = await setup(2);
     const [a, b] = amp.channels;

@@ -29,8 +29,8 @@ export interface BridgeContext {
   sendChunk(frame: Buffer, timeoutMs: number): Promise<string[]>;
   /** resolves when the channel's mode switch has settled (register before sending `mode`) */
   expectSettled(channel: number, timeoutMs: number): { done: Promise<ClampMode>; cancel(): void };
-  /** resolves with the response sweep `seq` once all its parts have arrived */
-  awaitResponse(channel: number, seq: number, timeoutMs: number): Promise<AssembledSweep>;
+  /** resolves with the response sweep `seq` once all its parts have arrived; rejects with 'interrupted' on abort */
+  awaitResponse(channel: number, seq: number, timeoutMs: number, signal?: AbortSignal): Promise<AssembledSweep>;
   nextStimulusId(): number;
   toSweep(a: AssembledSweep, stimulus?: StimulusWaveform): Sweep;
 }
@@ -122,8 +122,11 @@ export function createBridgeChannel(ctx: BridgeContext, index: number): BridgeCh
     sampleRateHz: r.tpSampleRateHz,
   });
 
-  const runOnce = async (stimulus: StimulusWaveform): Promise<Sweep> => {
+  const aborted = (what: string): DeviceError => new DeviceError('interrupted', label, 'run (stimulus)', `aborted ${what}`);
+
+  const runOnce = async (stimulus: StimulusWaveform, signal?: AbortSignal): Promise<Sweep> => {
     const name = 'run (stimulus)';
+    if (signal?.aborted) throw aborted('before anything was sent');
     const r = known();
     const n = stimulus.samples?.length ?? 0;
     const fs = stimulus.sampleRateHz;
@@ -149,6 +152,8 @@ export function createBridgeChannel(ctx: BridgeContext, index: number): BridgeCh
     const chunkSamples = info.maxFrameSamples;
     const unit = stimulus.mode === 'VC' ? 'V' : 'A';
     for (let offset = 0; offset < n; offset += chunkSamples) {
+      // an upload left incomplete is never played (the bridge refuses to run it)
+      if (signal?.aborted) throw aborted('during the upload');
       const part = stimulus.samples.subarray(offset, Math.min(n, offset + chunkSamples));
       const frame = encodeFrame(
         { type: FRAME_TYPE.chunk, channel: index, mode: stimulus.mode, unit, flags: 0, seq: id, sampleRateHz: fs, total: n, offset, dropped: 0, holding: 0, stepAmplitude: 0, stepOnset: 0, stepLength: 0, t0Us: 0 },
@@ -169,6 +174,7 @@ export function createBridgeChannel(ctx: BridgeContext, index: number): BridgeCh
       }
     }
 
+    if (signal?.aborted) throw aborted('before it was played');
     const runReply = await ctx.command('run', [index, id]);
     const seq = Number(runReply[0]);
     if (!Number.isInteger(seq) || seq < 0 || Number(runReply[1]) !== n) throw new DeviceError('malformed', label, 'run', `run reply ${runReply.join(',')}`);
@@ -178,8 +184,13 @@ export function createBridgeChannel(ctx: BridgeContext, index: number): BridgeCh
     const tpWaitMs = r.tpOn ? planTestPulse(r.tpWidthMs, r.tpSampleRateHz, info.baselineFraction).durationMs : 0;
     let assembled: AssembledSweep;
     try {
-      assembled = await ctx.awaitResponse(index, seq, tpWaitMs + durationMs + 4 * lineMs + ctx.commandTimeoutMs + 1000);
+      assembled = await ctx.awaitResponse(index, seq, tpWaitMs + durationMs + 4 * lineMs + ctx.commandTimeoutMs + 1000, signal);
     } catch (e) {
+      if (signal?.aborted && isDeviceError(e, 'interrupted')) {
+        // Stop it on the device too: the cell must not go on receiving it.
+        await ctx.command('abort', [index]).catch(() => {});
+        throw e;
+      }
       // A part lost on the line (or stuck behind one) can be fetched again once.
       if (!isDeviceError(e, 'malformed') && !isDeviceError(e, 'timeout')) throw e;
       try {
@@ -316,7 +327,7 @@ export function createBridgeChannel(ctx: BridgeContext, index: number): BridgeCh
         await statusCommand(name, [index, fast * 1e12, slow * 1e12]);
       }),
 
-    runStimulus: (stimulus) => serial(() => runOnce(stimulus)),
+    runStimulus: (stimulus, options) => serial(() => runOnce(stimulus, options?.signal)),
 
     status: () =>
       serial(async (): Promise<AmplifierChannelStatus> => {

@@ -309,7 +309,7 @@ export async function openAmpBridge(options: AmpBridgeOptions): Promise<AmpBridg
         },
       };
     },
-    awaitResponse(channel, seq, timeoutMs) {
+    awaitResponse(channel, seq, timeoutMs, signal) {
       const k = key(channel, seq);
       const ready = unclaimed.get(k);
       if (ready) {
@@ -317,12 +317,26 @@ export async function openAmpBridge(options: AmpBridgeOptions): Promise<AmpBridg
         return Promise.resolve(ready);
       }
       if (link.state !== 'open') return Promise.reject(new DeviceError('disconnected', label, 'run (stimulus)', `port is ${link.state}`));
+      const interrupted = (): DeviceError => new DeviceError('interrupted', label, 'run (stimulus)', `aborted while response ${seq} on channel ${channel} was playing`);
+      if (signal?.aborted) return Promise.reject(interrupted());
       return new Promise<AssembledSweep>((resolve, reject) => {
+        const onAbort = (): void => {
+          const w = responseWaiters.get(k);
+          if (!w) return;
+          responseWaiters.delete(k);
+          clock.clearTimeout(w.timer);
+          w.reject(interrupted());
+        };
+        const settle = <T>(fn: (x: T) => void) => (x: T): void => {
+          signal?.removeEventListener('abort', onAbort);
+          fn(x);
+        };
         const timer = clock.setTimeout(() => {
           responseWaiters.delete(k);
-          reject(new DeviceError('timeout', label, 'run (stimulus)', `response ${seq} on channel ${channel} incomplete after ${timeoutMs.toFixed(0)} ms`));
+          settle(reject)(new DeviceError('timeout', label, 'run (stimulus)', `response ${seq} on channel ${channel} incomplete after ${timeoutMs.toFixed(0)} ms`));
         }, timeoutMs);
-        responseWaiters.set(k, { resolve, reject, timer });
+        responseWaiters.set(k, { resolve: settle(resolve), reject: settle(reject), timer });
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
     nextStimulusId: () => (stimulusId = (stimulusId + 1) >>> 0),

@@ -11,6 +11,7 @@
  *    state "settling", sweeps flagged SETTLING in I0, an event frame when done);
  *  - `run` waits for a test-pulse sweep in progress, pauses the test pulse for
  *    the stimulus, sends the response when the stimulus has ended, then resumes;
+ *    `abort` ends it early (the cell has had the part played, no response);
  *  - `zap` and auto `offset` block the command stream while they act;
  *  - the bridge's transmit buffer holds `txBufferMs` of line time: test-pulse
  *    sweeps that do not fit are dropped and counted (OVERRUN flag), replies and
@@ -123,6 +124,8 @@ interface Channel extends EmulatedChannelState {
   activityTimer?: TimerHandle;
   uploads: Map<number, Upload>;
   last?: { header: Omit<FrameHeader, 'offset' | 'total'>; samples: Float32Array };
+  /** the stimulus being played (from `run` until its response is sent), for `abort` */
+  playing?: { start: number; mode: ClampMode; sampleRateHz: number; command: Float32Array };
 }
 
 type Reply = { ok: true; fields: string[] } | { ok: false; code: number; text: string };
@@ -537,10 +540,12 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     const mode = c.mode;
     const { holding } = levelOf(c, mode);
     const gen = generation;
+    const command = new Float32Array(u.samples.length);
+    for (let k = 0; k < command.length; k++) command[k] = holding + u.samples[k];
+    c.playing = { start, mode, sampleRateHz: u.sampleRateHz, command };
     c.activityTimer = clock.setTimeout(() => {
       if (gen !== generation) return;
-      const command = new Float32Array(u.samples.length);
-      for (let k = 0; k < command.length; k++) command[k] = holding + u.samples[k];
+      c.playing = undefined;
       const response = acquire(c, mode, start, u.sampleRateHz, command);
       c.last = {
         header: {
@@ -567,6 +572,24 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     return ok(String(seq), String(u.samples.length));
   };
 
+  /**
+   * Stop the stimulus being played now: the cell has had the part played so
+   * far, the response is discarded (no frames), the test pulse resumes.
+   * Nothing running: nothing changes (a host may send it whenever it gives up on a run).
+   */
+  const abort: Handler = (c) => {
+    const p = c.playing;
+    if (c.activity === 'running' && p) {
+      clock.clearTimeout(c.activityTimer);
+      c.playing = undefined;
+      const played = Math.max(0, Math.min(p.command.length, Math.floor(((clock.now() - p.start) * p.sampleRateHz) / 1000)));
+      if (played > 0) acquire(c, p.mode, p.start, p.sampleRateHz, p.command.subarray(0, played));
+      c.activity = 'idle';
+      restartTp(c);
+    }
+    return statusReply(c);
+  };
+
   const resend: Handler = (c, [, s]) => {
     const seq = parseNumber(s);
     if (!c.last || seq !== c.last.header.seq) return fail(ERR.noStimulus, `response ${s} is no longer held on channel ${c.index}`);
@@ -585,6 +608,7 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     status: { args: [1, 1], run: (c) => statusReply(c) },
     stim: { args: [5, 5], run: stim },
     run: { args: [2, 2], run },
+    abort: { args: [1, 1], run: abort },
     resend: { args: [2, 2], run: resend },
   };
 
@@ -673,6 +697,7 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
       clock.clearTimeout(c.activityTimer);
       c.uploads.clear();
       c.last = undefined;
+      c.playing = undefined;
       c.dropped = 0;
       if (powerCycle) Object.assign(c, powerUp(), { nextSeq: 0 });
       else {

@@ -1,14 +1,19 @@
 /**
  * Per-cell features from a current-clamp long-square family, IPFX definitions
- * (`LongSquareAnalysis`, `subthresh_features`; efeatures-nwb.md). SI units.
+ * (`LongSquareAnalysis`, `subthresh_features`, `feature_record`;
+ * efeatures-nwb.md). SI units. The numbers quoted are IPFX's defaults; the
+ * values used come from the preset (`record.analysis`, record-params.ts).
  *
  *   vBaseline        mean over all sweeps of each sweep's mean V in the 100 ms before the stimulus
  *   rheobaseA        lowest positive stimulus amplitude whose sweep spikes
  *   fiSlope          least-squares slope of avgRate vs amplitude over all spiking sweeps, Hz/A
  *                    (1 Hz/pA = 1e12 Hz/A)
  *   inputResistance  least-squares slope of the peak (most negative) V during the
- *                    stimulus vs amplitude over non-spiking sweeps with −100 pA < I < 0
- *                    (one such sweep: its baseline at 0 A is the second point), Ω
+ *                    stimulus vs amplitude over non-spiking sweeps with −100 pA < I < 0,
+ *                    both ends excluded as in IPFX (`stim_amp > subthresh_min_amp` with
+ *                    −100 pA, and `< 0`): a −100 pA sweep is not used, though
+ *                    efeatures-nwb.md says "−100 to 0 pA" (one such sweep: its baseline at
+ *                    0 A is the second point), Ω
  *   tau              mean over those sweeps of a single-exponential fit from where V first
  *                    passes 10 % of the deflection to the median peak time of the set; a
  *                    sweep counts only if |deflection|/baseline noise ≥ 20 and the fit RMSE
@@ -18,11 +23,13 @@
  *                    mean over 5 ms around the minimum, v_steady the mean of the last 30 ms
  *                    of the stimulus; vmForSag is that sweep's peak V
  *   hero*            the lowest-amplitude spiking sweep strictly between rheobase + 39 pA and
- *                    rheobase + 61 pA ("40–60 pA above rheobase"): its amplitude, adaptation,
- *                    latency, mean ISI and rate; null when no sweep is in range (IPFX would
- *                    fall back to the nearest sweep; autopatch reports it missing instead)
- *   ap*              mean over the spikes of the rheobase sweep of threshold V, amplitude
- *                    (peak − threshold), width, upstroke, downstroke and their ratio
+ *                    rheobase + 61 pA ("40–60 pA above rheobase"): its amplitude, spike
+ *                    count, adaptation, latency, first ISI, mean ISI, ISI CV and rate; null
+ *                    when no sweep is in range (IPFX would fall back to the nearest sweep;
+ *                    autopatch reports it missing instead)
+ *   ap*              the FIRST spike of the rheobase sweep, as IPFX's cell record
+ *                    (`rheobase_sweep.spikes[0]`): threshold V, amplitude (peak − threshold),
+ *                    width, upstroke, downstroke and their ratio
  * Every missing value is null, never NaN.
  */
 import { finiteOrNull, linearFit, mean, median, rmsAboutMean, argMin } from '../stats.ts';
@@ -43,12 +50,12 @@ export interface LongSquareSweep {
 }
 
 export interface CellFeatureOptions {
-  spike: Partial<SpikeDetectionOptions>;
+  spike: SpikeDetectionOptions;
   /** window before the stimulus for the baseline, s */
   baselineWindowS: number;
-  /** amplitude range (exclusive) of the sweeps used for input resistance and tau, A */
-  subthresholdMinA: number;
-  subthresholdMaxA: number;
+  /** amplitude window (both ends excluded) of the sweeps used for input resistance and tau, A */
+  subthresholdAboveA: number;
+  subthresholdBelowA: number;
   /** tau fit starts where V has moved this fraction of the deflection */
   tauFraction: number;
   tauMinSnr: number;
@@ -61,21 +68,6 @@ export interface CellFeatureOptions {
   heroMinOffsetA: number;
   heroMaxOffsetA: number;
 }
-
-export const DEFAULT_CELL_FEATURES: Readonly<CellFeatureOptions> = Object.freeze({
-  spike: {},
-  baselineWindowS: 0.1,
-  subthresholdMinA: -100e-12,
-  subthresholdMaxA: 0,
-  tauFraction: 0.1,
-  tauMinSnr: 20,
-  tauMaxRmseV: 1e-3,
-  sagTargetV: -0.1,
-  sagPeakWidthS: 5e-3,
-  sagSteadyWindowS: 30e-3,
-  heroMinOffsetA: 39e-12,
-  heroMaxOffsetA: 61e-12,
-});
 
 export interface SweepSummary {
   /** position in the input array */
@@ -94,9 +86,12 @@ export interface SweepSummary {
 
 export interface HeroFeatures {
   amplitudeA: number;
+  spikeCount: number;
   adaptation: number | null;
   latency: number | null;
+  firstIsi: number | null;
   meanIsi: number | null;
+  isiCv: number | null;
   avgRate: number;
 }
 
@@ -129,8 +124,7 @@ function meanOf(xs: Array<number | null>): number | null {
   return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : null;
 }
 
-export function cellFeatures(sweeps: readonly LongSquareSweep[], options: Partial<CellFeatureOptions> = {}): CellFeatures {
-  const o = { ...DEFAULT_CELL_FEATURES, ...options };
+export function cellFeatures(sweeps: readonly LongSquareSweep[], o: CellFeatureOptions): CellFeatures {
 
   const summaries: SweepSummary[] = sweeps.map((s, index) => {
     const n = s.v.length;
@@ -175,22 +169,26 @@ export function cellFeatures(sweeps: readonly LongSquareSweep[], options: Partia
     if (best) {
       hero = {
         amplitudeA: best.amplitudeA,
+        spikeCount: best.train.spikeCount,
         adaptation: best.train.adaptation,
         latency: best.train.latency,
+        firstIsi: best.train.firstIsi,
         meanIsi: best.train.meanIsi,
+        isiCv: best.train.isiCv,
         avgRate: best.train.avgRate,
       };
     }
   }
 
-  const rheoSpikes = rheo ? rheo.spikes : [];
+  // IPFX's cell record takes the rheobase sweep's first spike, not a mean over its spikes
+  const first = rheo?.spikes[0] ?? null;
   const ap: ApFeatures = {
-    threshold: meanOf(rheoSpikes.map((x) => x.thresholdV)),
-    amplitude: meanOf(rheoSpikes.map((x) => x.amplitude)),
-    width: meanOf(rheoSpikes.map((x) => x.width)),
-    upstroke: meanOf(rheoSpikes.map((x) => x.upstroke)),
-    downstroke: meanOf(rheoSpikes.map((x) => x.downstroke)),
-    upDownRatio: meanOf(rheoSpikes.map((x) => x.upDownRatio)),
+    threshold: finiteOrNull(first?.thresholdV ?? null),
+    amplitude: finiteOrNull(first?.amplitude ?? null),
+    width: finiteOrNull(first?.width ?? null),
+    upstroke: finiteOrNull(first?.upstroke ?? null),
+    downstroke: finiteOrNull(first?.downstroke ?? null),
+    upDownRatio: finiteOrNull(first?.upDownRatio ?? null),
   };
 
   // ---- subthreshold
@@ -209,7 +207,7 @@ export function cellFeatures(sweeps: readonly LongSquareSweep[], options: Partia
     }
   }
 
-  const membrane = quiet.filter((s) => s.amplitudeA > o.subthresholdMinA && s.amplitudeA < o.subthresholdMaxA && s.peakDeflectionV !== null);
+  const membrane = quiet.filter((s) => s.amplitudeA > o.subthresholdAboveA && s.amplitudeA < o.subthresholdBelowA && s.peakDeflectionV !== null);
   let inputResistance: number | null = null;
   if (membrane.length > 0) {
     const xs = membrane.map((s) => s.amplitudeA);
@@ -292,9 +290,12 @@ export function cellFeaturesRecord(f: CellFeatures): Record<string, number | nul
     sag: f.sag,
     vmForSag: f.vmForSag,
     heroAmplitudeA: f.hero?.amplitudeA ?? null,
+    heroSpikeCount: f.hero?.spikeCount ?? null,
     heroAdaptation: f.hero?.adaptation ?? null,
     heroLatency: f.hero?.latency ?? null,
+    heroFirstIsi: f.hero?.firstIsi ?? null,
     heroMeanIsi: f.hero?.meanIsi ?? null,
+    heroIsiCv: f.hero?.isiCv ?? null,
     heroAvgRate: f.hero?.avgRate ?? null,
     apThreshold: f.ap.threshold,
     apAmplitude: f.ap.amplitude,

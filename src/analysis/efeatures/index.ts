@@ -26,12 +26,11 @@
  * | CellFeatures.fiSlope      | fi_fit_slope              | —                                |                                              |
  */
 export { dvdt, besselLowpass4, filtfilt, type Biquad } from './dvdt.ts';
-export { detectSpikes, DEFAULT_SPIKE_DETECTION, type Spike, type SpikeDetectionOptions } from './spikes.ts';
+export { detectSpikes, type Spike, type SpikeDetectionOptions, type SpikeWindow } from './spikes.ts';
 export { trainFeatures, type TrainFeatures } from './train.ts';
 export {
   cellFeatures,
   cellFeaturesRecord,
-  DEFAULT_CELL_FEATURES,
   type ApFeatures,
   type CellFeatureOptions,
   type CellFeatures,

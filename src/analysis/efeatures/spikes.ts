@@ -1,7 +1,9 @@
 /**
  * Action-potential detection and per-spike features, IPFX definitions
  * (Allen Institute `spike_detector` / `SpikeFeatureExtractor`, summarised in
- * efeatures-nwb.md). SI units throughout: V, s, V/s (1 V/s = 1 mV/ms).
+ * efeatures-nwb.md). SI units throughout: V, s, V/s (1 V/s = 1 mV/ms). The
+ * numbers below are IPFX's defaults; the values used come from the preset
+ * (`record.analysis.spike_detection`, src/protocol/record-params.ts).
  *
  * Detection:
  *  1. dV/dt from the 10 kHz zero-phase Bessel-filtered trace (needs fs > 20 kHz;
@@ -31,9 +33,6 @@
 import { dvdt as computeDvdt } from './dvdt.ts';
 
 export interface SpikeDetectionOptions {
-  /** analysis window, samples [start, end); default the whole trace */
-  start?: number;
-  end?: number;
   /** Bessel low-pass for dV/dt, Hz; null = none */
   filterHz: number | null;
   /** dV/dt that starts a putative spike, V/s */
@@ -50,20 +49,16 @@ export interface SpikeDetectionOptions {
   fastTroughWindowS: number;
   /** a spike is clipped if V does not come back within this of threshold, V */
   clipToleranceV: number;
+}
+
+/** Where to look, and a dV/dt already computed. */
+export interface SpikeWindow {
+  /** analysis window, samples [start, end); default the whole trace */
+  start?: number;
+  end?: number;
   /** precomputed dV/dt (V/s, same length as v) to skip the filter */
   dvdt?: Float64Array;
 }
-
-export const DEFAULT_SPIKE_DETECTION: Readonly<SpikeDetectionOptions> = Object.freeze({
-  filterHz: 10e3,
-  dvdtThreshold: 20,
-  thresholdFraction: 0.05,
-  maxThresholdToPeakS: 5e-3,
-  minHeightV: 2e-3,
-  minPeakV: -30e-3,
-  fastTroughWindowS: 5e-3,
-  clipToleranceV: 1e-3,
-});
 
 export interface Spike {
   thresholdIndex: number;
@@ -211,8 +206,7 @@ function enforceThresholdToPeak(
 }
 
 /** Detect spikes in v (V) sampled at fs (Hz) and measure each one. */
-export function detectSpikes(v: ArrayLike<number>, fs: number, options: Partial<SpikeDetectionOptions> = {}): Spike[] {
-  const o = { ...DEFAULT_SPIKE_DETECTION, ...options };
+export function detectSpikes(v: ArrayLike<number>, fs: number, o: SpikeDetectionOptions & SpikeWindow): Spike[] {
   const n = v.length;
   const start = Math.max(0, Math.floor(o.start ?? 0));
   const end = Math.min(n, Math.floor(o.end ?? n));

@@ -2,20 +2,45 @@
  * Adapter from the SQLite store to the NWB writer's input: one file per
  * session, one intracellular electrode per recorded attempt (its seal, R0 and
  * access resistance as metadata), every stimulus sweep in voltage or current
- * clamp with the waveform that was played. The I=0 resting-potential sweeps
- * are left out (NWB's IZeroClampSeries is not written); test-pulse sweeps on
- * request. Sweeps stream from the database one at a time.
+ * clamp with the waveform that was played, the I=0 resting-potential sweeps as
+ * IZeroClampSeries, and on request the stored (decimated) test-pulse sweeps as
+ * VoltageClampSeries with the command they played. Sweeps stream from the
+ * database one at a time.
  */
 import type Database from 'better-sqlite3';
 import { getSession, listAttempts, type StoredAttempt } from '../../store/queries.ts';
 import { listSweeps, readSweep, type SweepMeta } from '../../store/sweeps.ts';
-import type { NwbDevice, NwbElectrode, NwbSessionInput, NwbSweep } from './model.ts';
+import type { NwbDevice, NwbElectrode, NwbSessionInput, NwbSubject, NwbSweep } from './model.ts';
 
 export interface FromStoreOptions {
   /** file_create_date (ISO 8601); passed in so the adapter reads no clock */
   fileCreateDate: string;
   /** also export the stored (decimated) test-pulse sweeps */
   includeTestPulses?: boolean;
+  /** subject metadata; what is not given falls back to SIMULATED_SUBJECT for simulated sessions */
+  subject?: Partial<NwbSubject>;
+}
+
+/**
+ * The subject of a simulated session, unless the export says otherwise. DANDI
+ * requires species, sex and age: the simulated preparation stands in for an
+ * adult mouse (the published autopatching numbers the presets use are from
+ * mice), of unknown sex.
+ */
+export const SIMULATED_SUBJECT: Readonly<Omit<NwbSubject, 'subjectId'>> = Object.freeze({
+  species: 'Mus musculus',
+  sex: 'U',
+  age: 'P56D',
+  description: 'simulated preparation (autopatch physics model)',
+});
+
+function subjectFor(session: { id: string; virtual: boolean; seed: number | null }, given: Partial<NwbSubject> = {}): NwbSubject {
+  const defaults: Partial<NwbSubject> = session.virtual ? SIMULATED_SUBJECT : { description: 'not recorded by autopatch' };
+  return {
+    ...defaults,
+    ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    subjectId: given.subjectId ?? (session.virtual ? `sim-seed-${session.seed ?? 0}` : `session-${session.id}`),
+  };
 }
 
 const iso = (epochMs: number): string => new Date(epochMs).toISOString();
@@ -29,7 +54,7 @@ export function nwbInputFromStore(db: Database.Database, sessionId: string, opti
   if (!session) throw new Error(`no session "${sessionId}" in the store`);
   const attempts = listAttempts(db, [sessionId]);
   const metas = listSweeps(db, { sessionId }).filter(
-    (m) => m.mode !== 'I0' && m.attemptId !== null && (m.kind === 'stimulus' || options.includeTestPulses === true),
+    (m) => m.attemptId !== null && (m.kind === 'stimulus' || (options.includeTestPulses === true && m.mode === 'VC')),
   );
   const withSweeps = new Set(metas.map((m) => m.attemptId));
   const exported = attempts.filter((a) => withSweeps.has(a.attemptId));
@@ -73,10 +98,7 @@ export function nwbInputFromStore(db: Database.Database, sessionId: string, opti
       seed: session.seed,
       virtual: session.virtual,
     },
-    subject: {
-      subjectId: session.virtual ? `sim-seed-${session.seed ?? 0}` : `session-${session.id}`,
-      description: session.virtual ? 'simulated preparation (autopatch physics model)' : 'not recorded by autopatch',
-    },
+    subject: subjectFor(session, options.subject),
     devices,
     electrodes,
     sweeps: sweeps(),
@@ -87,8 +109,8 @@ function toNwbSweep(db: Database.Database, meta: SweepMeta, sweepNumber: number,
   const stored = readSweep(db, meta.id);
   if (!stored) throw new Error(`sweep ${meta.id} vanished while exporting`);
   const s = stored.sweep;
-  const mode = s.mode === 'VC' ? 'VC' : 'IC';
-  let stimulus: Float32Array | null = s.stimulus ? s.stimulus.samples : null;
+  const mode = s.mode;
+  let stimulus: Float32Array | null = s.stimulus && mode !== 'I0' ? s.stimulus.samples : null;
   if (!stimulus && s.step) {
     // A test pulse stores its step, not its waveform: rebuild the command it played.
     stimulus = new Float32Array(s.response.length).fill(s.holding);
@@ -105,6 +127,7 @@ function toNwbSweep(db: Database.Database, meta: SweepMeta, sweepNumber: number,
     sampleRateHz: s.sampleRateHz,
     startingTime: Math.max(0, (s.startTime - sessionStartT) / 1000),
     stimulusDescription: s.stimulus?.name ?? (s.kind === 'testpulse' ? 'testpulse' : 'unnamed'),
+    // the bias the amplifier reported holding during the sweep (the recorder holds a set's bias there, not in the samples)
     ...(mode === 'IC' ? { biasCurrent: s.holding } : {}),
   };
 }

@@ -4,7 +4,8 @@
  * Units are SI throughout (Ω, A, V, F, Hz, s), as NWB stores them.
  */
 
-export type NwbClampMode = 'VC' | 'IC';
+/** I0: the amplifier in I=0 (no current injected): an IZeroClampSeries, never with a stimulus */
+export type NwbClampMode = 'VC' | 'IC' | 'I0';
 export type NwbCurrentUnit = 'amperes';
 export type NwbVoltageUnit = 'volts';
 export type NwbUnit = NwbCurrentUnit | NwbVoltageUnit;
@@ -75,7 +76,7 @@ export interface NwbSweep {
   /** uint32, unique within the file */
   sweepNumber: number;
   mode: NwbClampMode;
-  /** VC: current (amperes); IC: voltage (volts) */
+  /** VC: current (amperes); IC and I0: voltage (volts) */
   response: Float32Array;
   responseUnit: NwbUnit;
   /** the command played (VC: volts, IC: amperes), same length as response; null when none was recorded */
@@ -90,7 +91,7 @@ export interface NwbSweep {
   gain?: number | null;
   /** gain of the command channel; absent: 1 */
   stimulusGain?: number | null;
-  /** IC only: A */
+  /** IC only: the bias current applied, A (I0 writes 0, as NWB fixes it) */
   biasCurrent?: number | null;
   /** IC only: Ω */
   bridgeBalance?: number | null;
@@ -165,7 +166,8 @@ export function checkSweep(s: NwbSweep, electrodes: ReadonlySet<string>): void {
     throw new NwbInputError(`${where}: sweep number must be a uint32`);
   }
   if (!electrodes.has(s.electrode)) throw new NwbInputError(`${where}: unknown electrode "${s.electrode}"`);
-  if (s.mode !== 'VC' && s.mode !== 'IC') throw new NwbInputError(`${where}: mode must be VC or IC`);
+  if (s.mode !== 'VC' && s.mode !== 'IC' && s.mode !== 'I0') throw new NwbInputError(`${where}: mode must be VC, IC or I0`);
+  if (s.mode === 'I0' && s.stimulus !== null) throw new NwbInputError(`${where}: an I=0 sweep has no stimulus (no current reaches the cell)`);
   const [resp, stim] = s.mode === 'VC' ? ['amperes', 'volts'] : ['volts', 'amperes'];
   if (s.responseUnit !== resp) throw new NwbInputError(`${where}: ${s.mode} response unit must be ${resp}`);
   if (s.stimulusUnit !== stim) throw new NwbInputError(`${where}: ${s.mode} stimulus unit must be ${stim}`);

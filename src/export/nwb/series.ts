@@ -6,8 +6,11 @@ import type { Group } from 'h5wasm/node';
 import { float32Attr, float32Scalar, float64Scalar, textAttr, typedGroup, uint32Attr, writeSamples, type H5Context, type SampleWriteOptions } from './h5.ts';
 import type { NwbSweep, NwbSweepMeta } from './model.ts';
 
-export const RESPONSE_TYPE = { VC: 'VoltageClampSeries', IC: 'CurrentClampSeries' } as const;
+export const RESPONSE_TYPE = { VC: 'VoltageClampSeries', IC: 'CurrentClampSeries', I0: 'IZeroClampSeries' } as const;
 export const STIMULUS_TYPE = { VC: 'VoltageClampStimulusSeries', IC: 'CurrentClampStimulusSeries' } as const;
+
+/** NWB fixes an IZeroClampSeries' stimulus_description (it has no stimulus). */
+export const IZERO_STIMULUS_DESCRIPTION = 'N/A';
 
 /**
  * Gain written when the input has none. The schema makes gain optional but
@@ -39,7 +42,7 @@ function writeSeries(
 ): Group {
   const g = typedGroup(ctx, parent, seriesName(s.sweepNumber), type);
   textAttr(g, 'description', description);
-  textAttr(g, 'stimulus_description', s.stimulusDescription);
+  textAttr(g, 'stimulus_description', s.mode === 'I0' ? IZERO_STIMULUS_DESCRIPTION : s.stimulusDescription);
   uint32Attr(g, 'sweep_number', s.sweepNumber);
 
   const data = writeSamples(g, 'data', samples, opt);
@@ -67,10 +70,15 @@ export function writeSweep(
   electrodePath: string,
   opt: SampleWriteOptions,
 ): NwbSweepMeta {
-  const mode = s.mode === 'VC' ? 'voltage clamp' : 'current clamp';
+  const mode = s.mode === 'VC' ? 'voltage clamp' : s.mode === 'IC' ? 'current clamp' : 'I=0 (no current injected)';
   const resp = writeSeries(ctx, acquisition, RESPONSE_TYPE[s.mode], s, s.response, s.responseUnit, `${mode} response, electrode ${s.electrode}`, electrodePath, opt);
   float32Scalar(resp, 'gain', s.gain ?? UNKNOWN_GAIN);
-  if (s.mode === 'IC') {
+  if (s.mode === 'I0') {
+    // the schema fixes all three to 0.0 and requires them
+    float32Scalar(resp, 'bias_current', 0);
+    float32Scalar(resp, 'bridge_balance', 0);
+    float32Scalar(resp, 'capacitance_compensation', 0);
+  } else if (s.mode === 'IC') {
     optionalFloat(resp, 'bias_current', s.biasCurrent);
     optionalFloat(resp, 'bridge_balance', s.bridgeBalance);
     optionalFloat(resp, 'capacitance_compensation', s.capacitanceCompensation);
@@ -81,7 +89,7 @@ export function writeSweep(
     optionalFloat(resp, 'whole_cell_series_resistance_comp', s.wholeCellSeriesResistanceComp, 'ohms');
   }
   let stimulusPath: string | null = null;
-  if (s.stimulus) {
+  if (s.stimulus && s.mode !== 'I0') {
     const stim = writeSeries(ctx, presentation, STIMULUS_TYPE[s.mode], s, s.stimulus, s.stimulusUnit, `${mode} command, electrode ${s.electrode}`, electrodePath, opt);
     float32Scalar(stim, 'gain', s.stimulusGain ?? UNKNOWN_GAIN);
     stimulusPath = stim.path;
@@ -93,8 +101,8 @@ export function writeSweep(
     startingTime: s.startingTime,
     sampleRateHz: s.sampleRateHz,
     samples: s.response.length,
-    hasStimulus: s.stimulus !== null,
-    stimulusDescription: s.stimulusDescription,
+    hasStimulus: stimulusPath !== null,
+    stimulusDescription: s.mode === 'I0' ? IZERO_STIMULUS_DESCRIPTION : s.stimulusDescription,
     responsePath: resp.path,
     stimulusPath,
   };
