@@ -23,7 +23,7 @@ let browser: BrowserSession | null = null;
 beforeAll(async () => {
   if (skipReason) return;
   rig = createFakeRig({ pipettes: 4 });
-  app = createServer({ rig, archive: createFakeArchive(), token: TOKEN, presets: () => ['acute-slice'] });
+  app = createServer({ rig, archive: createFakeArchive(), token: TOKEN });
   base = await app.autopatch.listen();
   browser = await launchBrowser({ width: 1500, height: 900 });
 }, 60_000);

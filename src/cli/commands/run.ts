@@ -13,7 +13,6 @@ import { createRealClock, createScaledClock, createVirtualClock, every, type Clo
 import { parseOptions, UsageError } from '../options.ts';
 import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { listPresets } from '../../protocol/load.ts';
 import { openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
@@ -180,7 +179,7 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     if (opts.dashboard) {
       const { createServer, dashboardUrl } = await import('../../server/index.ts');
       const token = randomBytes(12).toString('hex');
-      const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock, presets: () => listPresets() });
+      const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token, port: opts.port, clock });
       closers.push(() => app.close());
       let url: string;
       try {
