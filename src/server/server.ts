@@ -126,7 +126,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
       await app.listen({ host, port });
       const addr = app.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-      const shownHost = host.includes(':') ? `[${host}]` : host;
+      // a wildcard bind is reached here through loopback (other machines use this machine's address)
+      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
       return `http://${shownHost}:${actualPort}/`;
     },
   });
