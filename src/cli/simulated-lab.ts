@@ -13,11 +13,12 @@ import type { Clock } from '../clock/clock.ts';
 import type { VirtualClock } from '../clock/virtual-clock.ts';
 import { createEventSink, type EventSink } from '../control/event-sink.ts';
 import { createSessionHost, type SessionHost } from '../control/session-host.ts';
-import { createSupervisor, type Supervisor } from '../control/supervisor.ts';
+import { createSupervisor, presetThresholds, type Supervisor } from '../control/supervisor.ts';
+import { createTraceTap, type TraceTap } from '../control/trace-tap.ts';
 import { createStimulusRecorder } from '../control/recorder.ts';
 import { blindTargets, targetedTargets } from '../control/targets.ts';
-import type { SessionSnapshot, StartOptions } from '../control/api.ts';
-import { checkPresetAgainstRig, loadPreset, loadPresetWithStimuli } from '../protocol/load.ts';
+import { HISTORY_LIMIT, type SessionSnapshot, type StartOptions } from '../control/api.ts';
+import { checkPresetAgainstRig, listPresets, loadPreset, loadPresetWithStimuli } from '../protocol/load.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
 import { rigLimits } from '../rig/config.ts';
 import { openRig, type OpenRig } from '../rig/open-rig.ts';
@@ -48,6 +49,8 @@ export interface SimulatedLab {
   sim: SimulatedRig;
   rig: OpenRig;
   sink: EventSink;
+  /** live traces (every test-pulse sweep, display only) */
+  traces: TraceTap;
   host: SessionHost;
   preset: AutopatchPreset;
   /** start a session on the host and return its supervisor */
@@ -85,15 +88,36 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
   const rig = await settle(clock, openRig(sim.config, sim.binding, clock));
   checkPresetAgainstRig(initialPreset, rigLimits(sim.config), options.preset);
   const sink = createEventSink(clock);
+  const traces = createTraceTap();
   const regions = new Map(rig.setup.pipettes.map((p) => [p.id, p.region]));
 
-  const createSession = async (start: StartOptions): Promise<Supervisor> => {
+  /** throws, with the reason, if this rig cannot run the preset */
+  const presetForThisRig = (name: string): ReturnType<typeof loadPresetWithStimuli> => {
     // the stimulus sets come from where the preset finds them (next to a preset file first)
-    const { preset, stimulusSets } = loadPresetWithStimuli(start.preset);
+    const loaded = loadPresetWithStimuli(name);
+    const { preset } = loaded;
     if (preset.preparation !== sim.world.preparation) {
       throw new Error(`preset ${preset.name} is for ${preset.preparation} preparations; this simulated rig holds a ${sim.world.preparation} preparation`);
     }
-    checkPresetAgainstRig(preset, rigLimits(sim.config), start.preset);
+    checkPresetAgainstRig(preset, rigLimits(sim.config), name);
+    return loaded;
+  };
+
+  const runnablePresets = async (): Promise<string[]> => {
+    const fits = listPresets().filter((name) => {
+      try {
+        presetForThisRig(name);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    // a preset given by path at start-up fits (it was checked above) though it is not shipped
+    return fits.includes(options.preset) ? fits : [options.preset, ...fits];
+  };
+
+  const createSession = async (start: StartOptions): Promise<Supervisor> => {
+    const { preset, stimulusSets } = presetForThisRig(start.preset);
     const targets =
       preset.targeting === 'blind'
         ? blindTargets(regions, Math.max(20, preset.hunt.max_travel_um / 4))
@@ -112,6 +136,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
       durationMs: start.durationMin == null ? null : start.durationMin * 60_000,
       maxAttempts: options.maxAttempts ?? null,
       tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,
+      onTrace: traces.emit,
     });
   };
 
@@ -120,6 +145,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     phase: 'idle',
     preset: null,
     startedAt: null,
+    endedAt: null,
     now: clock.now(),
     epochMs: clock.epochMs(),
     virtual: clock.kind === 'virtual',
@@ -141,12 +167,8 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     })),
     funnel: { attempts: 0, approached: 0, detected: 0, sealed: 0, wholeCell: 0, recorded: 0 },
     cellsPerHour: 0,
-    recentAttempts: [],
-    thresholds: {
-      holdingAt: initialPreset.seal.holding_at_MOhm * 1e6,
-      gigaseal: initialPreset.seal.gigaseal_MOhm * 1e6,
-      breakIn: initialPreset.break_in.success_MOhm * 1e6,
-    },
+    thresholds: presetThresholds(initialPreset),
+    historyLimit: HISTORY_LIMIT,
     limits: { durationMs: null, maxAttempts: null },
     attemptsStarted: 0,
   });
@@ -154,6 +176,8 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
   const host = createSessionHost({
     clock,
     sink,
+    traces,
+    presets: runnablePresets,
     createSession,
     idleSnapshot,
     async stopHardware() {
@@ -181,6 +205,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     sim,
     rig,
     sink,
+    traces,
     host,
     preset: initialPreset,
     async startSession(start = {}) {

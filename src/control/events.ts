@@ -5,6 +5,7 @@
  */
 import type { Sweep, Vec3 } from '../../drivers/types.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
+import type { PipetteHealth } from './health.ts';
 
 /** Stages of an attempt, in funnel order, as the pipette machine names its top-level states. */
 export const PIPETTE_STATES = [
@@ -130,6 +131,12 @@ export type RigEvent =
   | (Base & { type: 'pipette.pressure'; pipetteId: string; mbar: number; source: 'regulator' | 'atmosphere' })
   | (Base & { type: 'pipette.position'; pipetteId: string; world: Vec3; manipulator: Vec3 })
   | (Base & { type: 'pipette.holding'; pipetteId: string; mode: 'VC' | 'IC' | 'I0'; holding: number })
+  /** the pipette's health changed (the rule is health.ts) */
+  | (Base & { type: 'pipette.health'; pipetteId: string; health: PipetteHealth })
+  /** operator overrides now in force (null: none) */
+  | (Base & { type: 'pipette.overrides'; pipetteId: string; pressureMbar: number | null; holdingMv: number | null })
+  /** cleanings of the tip fitted now (0 after a replacement) */
+  | (Base & { type: 'pipette.cleanCount'; pipetteId: string; cleanCount: number })
   | (Base & { type: 'attempt.started'; pipetteId: string; attemptId: string; target: Vec3 | null; targetCellId: number | null })
   | (Base & { type: 'attempt.ended'; record: AttemptRecord })
   /** a sweep to store: every stimulus sweep, and test-pulse sweeps as decimated by the supervisor */

@@ -180,7 +180,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
 
   const applyHolding = async (mV: number): Promise<void> => {
     await amplifier.setHolding(mV / 1000);
-    holdingState = { mode: 'VC', value: mV };
+    holdingState = { mode: 'VC', value: mV / 1000 }; // SI, as the pipette.holding event
     emit({ type: 'pipette.holding', pipetteId, mode: 'VC', holding: mV / 1000 });
   };
 

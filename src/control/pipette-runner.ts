@@ -14,6 +14,8 @@ import type { PipetteHardware, Sweep } from '../../drivers/types.ts';
 import { analyzeTestPulse } from '../analysis/testpulse.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
 import type { AttemptRecord, PipetteStateName, TestPulseReading } from './events.ts';
+import { HISTORY_LIMIT, type LiveTrace } from './api.ts';
+import { pipetteHealth, type PipetteHealth } from './health.ts';
 import type { RigEventInput } from './event-sink.ts';
 import { createPipetteMachine, faultReason, type MachineServices, type PipetteContext, type RecordResult, type Target } from './pipette-machine.ts';
 import { isAbort, type PipetteOps } from './pipette-ops.ts';
@@ -59,6 +61,8 @@ export interface PipetteRunnerOptions {
   travelSpeed: number;
   /** store one test-pulse sweep per this many ms (plus one at every state change) */
   tpSweepStoreEveryMs?: number;
+  /** every test-pulse sweep, for live display only (never stored) */
+  onTrace?: (trace: LiveTrace) => void;
   /** id generator for attempts (deterministic in virtual time) */
   newAttemptId: () => string;
   /** called once the machine reaches `done` */
@@ -74,8 +78,10 @@ export interface PipetteRunner {
   readonly attempts: number;
   readonly cleanCount: number;
   readonly lastReading: TestPulseReading | null;
-  readonly health: 'ok' | 'warning' | 'failed';
+  readonly health: PipetteHealth;
   readonly history: Array<[number, number]>;
+  /** emit `pipette.overrides` if the operator overrides changed since last said */
+  noteOverrides(): void;
   start(): void;
   send(event: Parameters<Actor<ReturnType<typeof createPipetteMachine>>['send']>[0]): void;
   /**
@@ -88,8 +94,6 @@ export interface PipetteRunner {
   readonly finished: boolean;
 }
 
-const HISTORY_POINTS = 600;
-
 export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunner {
   const { pipetteId, preset, clock, hw, ops, coordination, emit } = options;
   const conditioner = createSignalConditioner(preset);
@@ -98,6 +102,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
 
   let state: PipetteStateName = 'idle';
   let stateSince = clock.now();
+  /** start of the time in this state not yet added to `durations` (an attempt's end counts it early) */
+  let countedFrom = stateSince;
   let reason = 'created';
   let attemptId: string | null = null;
   let attempts = 0;
@@ -108,7 +114,28 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
   let storeNextTp = false;
   let finished = false;
   let shuttingDown = false;
-  const history: Array<[number, number]> = [];
+  /** R readings since the current attempt started (the snapshot's history policy) */
+  let history: Array<[number, number]> = [];
+  let health: PipetteHealth = 'ok';
+  let cleanCount = 0;
+  let saidOverrides = { pressureMbar: null as number | null, holdingMv: null as number | null };
+
+  /** Health by the one rule (health.ts); every change is streamed. */
+  const noteHealth = (ctx: PipetteContext | null): void => {
+    const q = ctx?.qcSum;
+    const access = ctx?.facts.qc.ra ?? (q && q.n > 0 ? (q.ra / q.n) * 1e6 : null);
+    const now = pipetteHealth(state, access, preset.whole_cell.ra_max_MOhm * 1e6);
+    if (now === health) return;
+    health = now;
+    emit({ type: 'pipette.health', pipetteId, health });
+  };
+
+  const noteOverrides = (): void => {
+    const o = ops.overrides;
+    if (o.pressureMbar === saidOverrides.pressureMbar && o.holdingMv === saidOverrides.holdingMv) return;
+    saidOverrides = { ...o };
+    emit({ type: 'pipette.overrides', pipetteId, ...saidOverrides });
+  };
 
   /** Fire-and-forget hardware work from machine actions; a failure becomes a DEVICE_ERROR for the machine. */
   const background = (label: string, work: () => Promise<unknown>): void => {
@@ -257,7 +284,12 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
         releaseRinse();
       }
     },
-    safeState: (why) => ops.safeState(why),
+    async safeState(why) {
+      // the safe state releases operator overrides
+      const result = await ops.safeState(why);
+      noteOverrides();
+      return result;
+    },
     reportFault(e) {
       if (isAbort(e)) return;
       const d = e as { kind?: string; device?: string };
@@ -325,8 +357,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
 
   const noteDuration = (): void => {
     const now = clock.now();
-    durations[state] = (durations[state] ?? 0) + (now - stateSince) / 1000;
-    stateSince = now;
+    durations[state] = (durations[state] ?? 0) + (now - countedFrom) / 1000;
+    countedFrom = now;
   };
 
   const machine = createPipetteMachine(services);
@@ -348,7 +380,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       if (top !== state) {
         const from = state;
         if (attemptId) noteDuration();
-        else stateSince = clock.now();
+        stateSince = countedFrom = clock.now();
         state = top;
         reason = ctx.reason;
         if (top === 'pipetteCheck' && from !== 'pipetteCheck') {
@@ -356,16 +388,23 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
           attemptId = options.newAttemptId();
           attemptStart = { t: clock.now(), epochMs: clock.epochMs() };
           durations = {};
+          history = [];
           emit({ type: 'attempt.started', pipetteId, attemptId, target: ctx.target?.position ?? null, targetCellId: ctx.target?.cellId ?? null });
         }
         emit({ type: 'pipette.state', pipetteId, attemptId, from, to: top, reason: ctx.reason });
         storeNextTp = true;
+        noteHealth(ctx);
         if (top === 'done') {
           finished = true;
           options.onDone?.();
         }
       } else {
         reason = ctx.reason;
+        noteHealth(ctx);
+      }
+      if (ctx.cleanCount !== cleanCount) {
+        cleanCount = ctx.cleanCount;
+        emit({ type: 'pipette.cleanCount', pipetteId, cleanCount });
       }
     },
     error(err) {
@@ -373,14 +412,20 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       const message = err instanceof Error ? err.message : String(err);
       emit({ type: 'fault', pipetteId, device: 'controller', kind: 'crash', message });
       state = 'safe';
-      stateSince = clock.now();
+      stateSince = countedFrom = clock.now();
       reason = `controller error: ${message}`;
-      void ops.safeState(reason).then(() => emit({ type: 'pipette.state', pipetteId, attemptId, from: 'safe', to: 'safe', reason }));
+      noteHealth(null);
+      void ops.safeState(reason).then(() => {
+        emit({ type: 'pipette.state', pipetteId, attemptId, from: 'safe', to: 'safe', reason });
+        noteOverrides();
+      });
     },
   });
 
   const onSweep = (sweep: Sweep): void => {
-    if (sweep.kind !== 'testpulse' || sweep.mode !== 'VC' || shuttingDown) return;
+    if (sweep.kind !== 'testpulse' || shuttingDown) return;
+    options.onTrace?.({ t: clock.now(), pipetteId, attemptId, sweep });
+    if (sweep.mode !== 'VC') return;
     let reading: TestPulseReading;
     try {
       reading = analyzeTestPulse(sweep);
@@ -393,7 +438,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     const s = conditioner.update(reading, t);
     history.push([t, reading.r]);
     // Trim in blocks: shifting one element per reading would be O(n) at every reading.
-    if (history.length > 2 * HISTORY_POINTS) history.splice(0, history.length - HISTORY_POINTS);
+    if (history.length > 2 * HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
     emit({ type: 'pipette.testpulse', pipetteId, attemptId, reading });
     if (storeNextTp || t - lastStoredTp >= storeEvery) {
       storeNextTp = false;
@@ -422,19 +467,18 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       return attempts;
     },
     get cleanCount() {
-      return actor.getSnapshot().context.cleanCount;
+      return cleanCount;
     },
     get lastReading() {
       return lastReading;
     },
     get health() {
-      if (state === 'safe' || state === 'broken' || state === 'needsPipette') return 'failed';
-      if (state === 'fouled' || (lastReading !== null && state === 'wholeCell' && (lastReading.ra ?? 0) > preset.whole_cell.ra_max_MOhm * 1e6)) return 'warning';
-      return 'ok';
+      return health;
     },
     get history() {
-      return history.length > HISTORY_POINTS ? history.slice(-HISTORY_POINTS) : history;
+      return history.length > HISTORY_LIMIT ? history.slice(-HISTORY_LIMIT) : history;
     },
+    noteOverrides,
     get signals() {
       return conditioner.last;
     },
@@ -463,10 +507,12 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       if (wasActive) {
         const from = state;
         state = 'safe';
-        stateSince = clock.now();
+        stateSince = countedFrom = clock.now();
         reason = why;
         emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
+        noteHealth(null);
         const result = await ops.safeState(why, { retract });
+        noteOverrides();
         if (!result.complete) emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${result.errors.join('; ')}` });
       }
     },

@@ -7,6 +7,7 @@
 import type { Clock } from '../clock/clock.ts';
 import type { CommandResult, RigControl, SessionSnapshot, StartOptions } from './api.ts';
 import type { EventSink } from './event-sink.ts';
+import type { TraceTap } from './trace-tap.ts';
 import type { SessionSummary, Supervisor } from './supervisor.ts';
 
 export interface SessionHost extends RigControl {
@@ -18,6 +19,10 @@ export interface SessionHost extends RigControl {
 export interface SessionHostOptions {
   clock: Clock;
   sink: EventSink;
+  /** live traces of every session (each supervisor is built to emit into it) */
+  traces: TraceTap;
+  /** names of the presets this rig can run */
+  presets(): Promise<string[]>;
   /** build (not start) a supervisor for a new session; throws with a clear message if it cannot */
   createSession(options: StartOptions): Promise<Supervisor>;
   /** thresholds and pipette ids to show before any session has run */
@@ -49,6 +54,8 @@ export function createSessionHost(options: SessionHostOptions): SessionHost {
       return { ...options.idleSnapshot(), now: clock.now(), epochMs: clock.epochMs() };
     },
     onEvent: (listener) => sink.subscribe(listener),
+    onTrace: (listener) => options.traces.subscribe(listener),
+    presets: () => options.presets(),
     async start(start, by) {
       if (starting || running()) return refuse('a session is already running');
       starting = true;

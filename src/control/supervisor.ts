@@ -11,7 +11,7 @@ import { every } from '../clock/clock.ts';
 import type { DeviceConnection, PipetteHardware } from '../../drivers/types.ts';
 import type { Mount, Vec3 } from '../geometry.ts';
 import type { AutopatchPreset } from '../protocol/types.ts';
-import type { CommandResult, PipetteCommand, PipetteSnapshot, SessionPhase, SessionSnapshot } from './api.ts';
+import { HISTORY_LIMIT, type CommandResult, type LiveTrace, type PipetteCommand, type PipetteSnapshot, type SessionPhase, type SessionSnapshot } from './api.ts';
 import type { AttemptRecord, PipetteHardwareInfo, RigEvent } from './events.ts';
 import type { EventSink } from './event-sink.ts';
 import { createCoordinator, type Coordinator } from './coordinator.ts';
@@ -66,6 +66,8 @@ export interface SupervisorOptions {
   reconnectEveryMs?: number;
   /** test-pulse sweeps stored per pipette: one every this many ms (plus one at each state change) */
   tpSweepStoreEveryMs?: number;
+  /** every test-pulse sweep of every pipette, for live display only */
+  onTrace?: (trace: LiveTrace) => void;
 }
 
 export interface SessionSummary {
@@ -104,6 +106,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let finishing = false;
   let endReason: SessionSummary['reason'] = 'completed';
   let startedAt: number | null = null;
+  let endedAt: number | null = null;
   let issued = 0;
   const excluded = new Set<string>();
   const records: AttemptRecord[] = [];
@@ -163,6 +166,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       travelSpeed: rig.travelSpeed,
       recorder: options.recorder,
       tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,
+      onTrace: options.onTrace,
       coordination: {
         nextTarget,
         sealing: (id, on) => coordinator.setSealing(id, on),
@@ -184,7 +188,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     if (phase === 'ended' || phase === 'estopped') return;
     phase = reason === 'estop' ? 'estopped' : 'ended';
     for (const c of cleanups.splice(0)) c();
-    emit({ type: 'session.ended', sessionId, reason, detail });
+    // the event's own time, so the snapshot and the event stream agree exactly
+    endedAt = emit({ type: 'session.ended', sessionId, reason, detail }).t;
     resolveDone({ sessionId, reason, attempts: [...records], durationS: (clock.now() - (startedAt ?? clock.now())) / 1000 });
   };
 
@@ -264,8 +269,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     start() {
       if (phase !== 'idle') return;
       phase = 'running';
-      startedAt = clock.now();
-      emit({
+      // the event's own time, as for the end
+      startedAt = emit({
         type: 'session.started',
         sessionId,
         preset: preset.name,
@@ -277,7 +282,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         limits,
         ...(rig.devices ? { hardware: [...rig.devices] } : {}),
         presetSettings: preset,
-      });
+      }).t;
       watchConnections();
       if (options.durationMs != null) {
         const timer = clock.setTimeout(() => finish('duration'), options.durationMs);
@@ -360,9 +365,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
             return ok;
           case 'pressure':
             await ops.overridePressure(command.mbar);
+            runner.noteOverrides();
             return ok;
           case 'holding':
             await ops.overrideHolding(command.mV);
+            runner.noteOverrides();
             return ok;
         }
       } catch (e) {
@@ -376,28 +383,36 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         const reached = order.indexOf(r.stageReached as (typeof order)[number]);
         for (let i = 0; i <= reached; i++) funnel[order[i]]++;
       }
-      const hours = startedAt === null ? 0 : (clock.now() - startedAt) / 3_600_000;
+      // session time up to its end, so the rate stops moving once the session is over
+      const hours = startedAt === null ? 0 : ((endedAt ?? clock.now()) - startedAt) / 3_600_000;
       return {
         sessionId,
         phase,
         preset: preset.name,
         startedAt,
+        endedAt,
         now: clock.now(),
         epochMs: clock.epochMs(),
         virtual: options.virtual,
         pipettes: runners.map(pipetteSnapshot),
         funnel,
         cellsPerHour: hours > 0 ? funnel.recorded / hours : 0,
-        recentAttempts: records.slice(-20),
-        thresholds: {
-          holdingAt: preset.seal.holding_at_MOhm * 1e6,
-          gigaseal: preset.seal.gigaseal_MOhm * 1e6,
-          breakIn: preset.break_in.success_MOhm * 1e6,
-        },
+        thresholds: presetThresholds(preset),
+        historyLimit: HISTORY_LIMIT,
         limits,
         attemptsStarted: issued,
       };
     },
   };
   return supervisor;
+}
+
+/** What the resistance plot draws, from the preset (the snapshot's `thresholds`). */
+export function presetThresholds(preset: AutopatchPreset): SessionSnapshot['thresholds'] {
+  return {
+    holdingAt: preset.seal.holding_at_MOhm * 1e6,
+    gigaseal: preset.seal.gigaseal_MOhm * 1e6,
+    breakIn: preset.break_in.success_MOhm * 1e6,
+    holdingMv: preset.seal.holding_mV,
+  };
 }

@@ -8,7 +8,7 @@
  * Units are SI as everywhere at boundaries: Ω, F, A, V, s (durations in
  * reports), ms (clock times), epoch ms (wall times).
  */
-import type { ClampMode } from '../../drivers/types.ts';
+import type { ClampMode } from '../control/api.ts';
 import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
 
 export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';

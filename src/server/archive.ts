@@ -16,7 +16,7 @@
  * Unknown ids answer 404 with a message naming what was not found.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ClampMode } from '../../drivers/types.ts';
+import type { ClampMode } from '../control/api.ts';
 import type { SessionArchive, SweepData } from './archive-types.ts';
 import { requireReadAccess } from './auth.ts';
 import { decimateMinMax } from './decimate.ts';

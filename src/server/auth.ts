@@ -1,7 +1,8 @@
 /**
  * Access rules: controlling the rig needs the session token; reading (live
- * view, archive) is open to the same machine only, anyone else needs the
- * token to read too. The token comes as `Authorization: Bearer <token>`,
+ * view, archive) is open to the same machine only while the server listens
+ * on a loopback address; otherwise (`--host` another address) everyone needs
+ * the token to read too. Which Host and Origin may talk at all: host-guard.ts. The token comes as `Authorization: Bearer <token>`,
  * `x-autopatch-token`, or `?token=` (browsers cannot set headers on a
  * WebSocket).
  */
@@ -60,10 +61,13 @@ export function requireToken(token: string) {
   };
 }
 
-/** onRequest hook for read routes: open from this machine, token otherwise. */
+/**
+ * onRequest hook for read routes: open from this machine while the server
+ * says reads are open locally (it listens on loopback), token otherwise.
+ */
 export function requireReadAccess(token: string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (isLoopback(remoteAddress(request))) return;
+    if (request.server.autopatch?.readsOpenLocally === true && isLoopback(remoteAddress(request))) return;
     const check = checkToken(tokenFrom(request), token);
     if (check !== 'ok') await refuse(reply, check);
   };

@@ -3,6 +3,8 @@
  * left alone, a slow browser would make that grow without bound. So:
  *   - droppable frames are not sent while bufferedAmount > highWaterBytes;
  *   - 'latest' frames wait, one per key, and go out once the socket drains;
+ *     a snapshot drops those still waiting (it holds newer values: sent after
+ *     it, they would set the page back);
  *   - critical frames always go; if even they pile past maxBufferedBytes the
  *     client is hopeless and is closed (1013): on reconnect it gets a full
  *     snapshot, so it loses nothing that matters.
@@ -84,6 +86,7 @@ export function createClientQueue(socket: LiveSocket, limits: ClientLimits): Cli
   return {
     offer(message) {
       if (!isOpen()) return;
+      if (message.resets) waiting.clear();
       switch (message.priority) {
         case 'critical':
           send(message.data);

@@ -25,7 +25,6 @@ export interface LivePluginOptions {
   rig: RigControl;
   hub: LiveHub;
   token: string;
-  presets?: () => string[] | Promise<string[]>;
 }
 
 export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions): Promise<void> {
@@ -34,7 +33,8 @@ export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions):
 
   app.get('/api/snapshot', async () => rig.snapshot());
 
-  app.get('/api/presets', async () => ({ presets: opts.presets ? await opts.presets() : [] }));
+  // the presets this rig can run (preparation and limits), for the picker
+  app.get('/api/presets', async () => ({ presets: await rig.presets() }));
 
   app.get('/api/live/stats', async () => hub.stats());
 

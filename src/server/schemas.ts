@@ -35,6 +35,13 @@ export const startBodySchema = {
   },
 } as const;
 
+/** Commands that take no arguments: no body, or an empty JSON object, as /ws refuses extra fields. */
+export const emptyBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+} as const;
+
 export const PIPETTE_ACTIONS = ['skip', 'retry', 'abort', 'clean', 'replaced'] as const;
 
 export const pipetteParamsSchema = {

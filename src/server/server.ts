@@ -11,6 +11,7 @@ import { every, type Clock } from '../clock/clock.ts';
 import type { SessionArchive } from './archive-types.ts';
 import { archivePlugin } from './archive.ts';
 import { controlPlugin } from './control.ts';
+import { hostGuard, hostNames, isLoopbackHost } from './host-guard.ts';
 import { createHub, type LiveHub } from './hub.ts';
 import { livePlugin } from './live.ts';
 import { staticPlugin } from './static.ts';
@@ -39,8 +40,9 @@ export const DEFAULT_LIVE: LiveOptions = {
 export interface ServerOptions {
   rig: RigControl;
   archive: SessionArchive;
-  /** required for every command; also for reading from other machines */
+  /** required for every command; also for reading, unless `host` is a loopback address and the reader on this machine */
   token: string;
+  /** address to listen on (default 127.0.0.1) */
   host?: string;
   port?: number;
   /** a pino logger, or true for fastify's own; default silent */
@@ -49,14 +51,14 @@ export interface ServerOptions {
   clock?: Clock;
   /** heartbeat period, rig-clock ms */
   heartbeatMs?: number;
-  /** names for the preset picker */
-  presets?: () => string[] | Promise<string[]>;
   live?: Partial<LiveOptions>;
   uiDir?: string;
 }
 
 export interface AutopatchServerInfo {
   hub: LiveHub;
+  /** reading without the token from this machine: only while listening on loopback */
+  readsOpenLocally: boolean;
   /** listen on the configured host/port; resolves with the base URL */
   listen(): Promise<string>;
 }
@@ -97,18 +99,35 @@ export function createServer(options: ServerOptions): FastifyInstance {
       app.log.error({ err }, 'live hub push failed');
     }
   });
+  const unsubscribeTraces = options.rig.onTrace((trace) => {
+    try {
+      hub.pushTrace(trace);
+    } catch (err) {
+      app.log.error({ err }, 'live hub trace push failed');
+    }
+  });
   const { clock } = options;
   const stopHeartbeat = clock
     ? every(clock, options.heartbeatMs ?? 1000, () => hub.pushClock(clock.now(), clock.epochMs()))
     : () => {};
 
+  let names: { port: number; set: Set<string> } | null = null;
+  /** the names this server answers to, from the port it really listens on (null: not listening) */
+  const listeningNames = (): Set<string> | null => {
+    const addr = app.server.listening ? app.server.address() : null;
+    if (!addr || typeof addr !== 'object') return null;
+    if (names?.port !== addr.port) names = { port: addr.port, set: hostNames(host, addr.port) };
+    return names.set;
+  };
   app.decorate('autopatch', {
     hub,
+    readsOpenLocally: isLoopbackHost(host),
     async listen() {
       await app.listen({ host, port });
       const addr = app.server.address();
       const actualPort = typeof addr === 'object' && addr ? addr.port : port;
-      const shownHost = host.includes(':') ? `[${host}]` : host;
+      // a wildcard bind is reached here through loopback (other machines use this machine's address)
+      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
       return `http://${shownHost}:${actualPort}/`;
     },
   });
@@ -129,6 +148,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     reply.code(404).send({ ok: false, error: `not found: ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  // first of all hooks: a foreign Host or Origin reaches nothing
+  app.addHook('onRequest', hostGuard({ names: listeningNames }));
+  // A WebSocket upgrade answered with plain HTTP (refused: token, Host, Origin) leaves a raw
+  // socket that no one else closes (the HTTP server keeps it half-open): close it once answered.
+  // Upgrades that succeed are hijacked by the websocket plugin and never get here.
+  app.addHook('onResponse', async (request) => {
+    if ((request.headers.upgrade ?? '').toLowerCase() === 'websocket') request.raw.socket?.end();
+  });
+
   app.register(fastifyWebsocket, {
     options: { maxPayload: WS_MAX_PAYLOAD },
     errorHandler(error, socket, request) {
@@ -137,7 +165,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
       socket.terminate();
     },
   });
-  app.register(livePlugin, { rig: options.rig, hub, token: options.token, presets: options.presets });
+  app.register(livePlugin, { rig: options.rig, hub, token: options.token });
   app.register(controlPlugin, { rig: options.rig, token: options.token });
   app.register(archivePlugin, { archive: options.archive, token: options.token });
   app.register(staticPlugin, { uiDir: options.uiDir });
@@ -145,6 +173,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     stopHeartbeat();
     unsubscribe();
+    unsubscribeTraces();
     hub.close();
   });
   return app;

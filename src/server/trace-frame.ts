@@ -27,7 +27,7 @@
  * Frames are self-delimiting, so several may be concatenated (a sweep and its
  * stimulus in one HTTP body).
  */
-import type { ClampMode } from '../../drivers/types.ts';
+import type { ClampMode } from '../control/api.ts';
 
 export const FRAME_MAGIC = 0xa7;
 export const FRAME_VERSION = 1;

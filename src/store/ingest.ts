@@ -378,6 +378,10 @@ export function createIngestor(db: Database.Database, options: IngestOptions = {
         ensurePipette(e.pipetteId);
         q.log.run(session, e.level, e.pipetteId, e.message, e.t, e.epochMs);
         return 1;
+      case 'pipette.health':
+      case 'pipette.overrides':
+      case 'pipette.cleanCount':
+        return 0; // live-display state; attempt records carry what is kept
     }
   };
 

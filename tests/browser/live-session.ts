@@ -12,7 +12,6 @@ import type { FastifyInstance } from 'fastify';
 import { createVirtualClock, type VirtualClock } from '../../src/clock/index.ts';
 import { createSimulatedLab, type SimulatedLab } from '../../src/cli/simulated-lab.ts';
 import { createServer } from '../../src/server/index.ts';
-import { listPresets } from '../../src/protocol/load.ts';
 import { openStoreWriter, type StoreWriter } from '../../src/store/writer.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
 import { createSqliteArchive } from '../../src/store/archive.ts';
@@ -40,7 +39,7 @@ export async function startLiveSession(options: { preset?: string; pipettes?: nu
   const lab = await createSimulatedLab({ clock, seed: options.seed ?? 4, pipettes: options.pipettes ?? 4, preset: options.preset ?? 'in-vivo-blind', durationMin: null });
   lab.sink.subscribe((e) => writer.write(e));
   const readDb: Database.Database = openDatabase(dbPath, { recover: false });
-  const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token: TOKEN, port: 0, clock, presets: () => listPresets() });
+  const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token: TOKEN, port: 0, clock });
   const base = await app.autopatch.listen();
 
   let pacing: Promise<void> | null = null;

@@ -1,7 +1,9 @@
 /**
  * `autopatch run` as a command: a virtual-time session end to end with its
- * summary and stored records, refusals of bad options and presets, and a
- * dashboard port already taken giving a clear error with everything closed.
+ * summary and stored records, refusals of bad options and presets, a
+ * dashboard port already taken giving a clear error with everything closed,
+ * the dashboard link and control token it prints, --host, and Ctrl-C
+ * aborting whichever session runs (one started from the dashboard too).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
@@ -21,6 +23,23 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   const code = await runCommand(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
   return { code, out, err };
 }
+
+/** A run in the background, its output as it comes. */
+function start(argv: string[]) {
+  const o = { out: '', err: '', code: null as number | null };
+  const done = runCommand(argv, { stdout: (t) => (o.out += t), stderr: (t) => (o.err += t) }).then((c) => (o.code = c));
+  const until = async (what: () => boolean, label: string, ms = 60_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!what()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${label}; stdout:\n${o.out}\nstderr:\n${o.err}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  return { o, done, until };
+}
+
+const DASHBOARD = /^dashboard: (http:\/\/127\.0\.0\.1:(\d+)\/)\?token=([0-9a-f]{24})$/m;
+const CONTROL = /^control token: ([0-9a-f]{24}) \(needed for commands; viewing is open on this machine\)$/m;
 
 describe('autopatch run', () => {
   it('runs a virtual-time session to its attempt limit, prints the summary and stores every attempt', async () => {
@@ -91,5 +110,61 @@ describe('autopatch run', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('prints the dashboard link with its token and the control token; Ctrl-C aborts a session started from the dashboard, and quits when none runs', async () => {
+    const db = join(dir, 'ctrl-c.sqlite');
+    const r = start(['--speed', '5', '--port', '0', '--pipettes', '1', '--preset', 'culture', '--db', db, '--quiet']);
+    await r.until(() => DASHBOARD.test(r.o.out) && CONTROL.test(r.o.out), 'the dashboard lines');
+    const [, base, port, linkToken] = DASHBOARD.exec(r.o.out)!;
+    const [, token] = CONTROL.exec(r.o.out)!;
+    expect(linkToken).toBe(token);
+    expect(Number(port)).toBeGreaterThan(0);
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(new URL(path, base), { ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+    // the printed token is the one the server takes
+    expect((await api('/api/auth')).status).toBe(200);
+    expect((await fetch(new URL('/api/auth', base))).status).toBe(401);
+
+    // the first session ends (aborted from the dashboard, not by Ctrl-C); the dashboard stays up
+    expect((await api('/api/session/abort', { method: 'POST' })).status).toBe(200);
+    await r.until(() => /dashboard stays up/.test(r.o.out), 'the end of the first session', 120_000);
+    const phase = async (): Promise<string> => ((await (await api('/api/snapshot')).json()) as { phase: string }).phase;
+    // a session started from the dashboard: Ctrl-C aborts it and the dashboard stays up
+    expect((await api('/api/session/start', { method: 'POST', body: JSON.stringify({ preset: 'culture', operator: 'cli test' }) })).status).toBe(200);
+    expect(await phase()).toBe('running');
+    process.emit('SIGINT');
+    expect(r.o.err).toMatch(/Ctrl-C: aborting session \S+/);
+    const end = Date.now() + 60_000;
+    while ((await phase()) !== 'ended' && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+    expect(await phase()).toBe('ended');
+    expect(r.o.code).toBeNull(); // still serving
+    expect((await api('/api/auth')).status).toBe(200);
+    // no session running: Ctrl-C quits
+    process.emit('SIGINT');
+    expect(await r.done).toBe(0);
+    const store = openDatabase(db);
+    const sessions = listSessions(store);
+    expect(sessions.map((s) => s.status)).toEqual(['aborted', 'aborted']);
+    store.close();
+  }, 180_000);
+
+  it('--host another address: warns, and reading needs the token too', async () => {
+    const db = join(dir, 'host.sqlite');
+    const r = start(['--host', '0.0.0.0', '--speed', '5', '--port', '0', '--pipettes', '1', '--preset', 'culture', '--db', db, '--quiet', '--exit']);
+    await r.until(() => /^dashboard: /m.test(r.o.out), 'the dashboard line');
+    expect(r.o.err).toMatch(/warning: the dashboard listens on 0\.0\.0\.0, reachable from other machines/);
+    expect(r.o.out).toMatch(/^control token: [0-9a-f]{24} \(needed for commands and for viewing\)$/m);
+    const [, base, , token] = DASHBOARD.exec(r.o.out)!;
+    expect((await fetch(new URL('/api/snapshot', base))).status).toBe(401);
+    expect((await fetch(new URL('/api/snapshot', base), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(new URL('/api/session/abort', base), { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(await r.done).toBe(0);
+  }, 180_000);
+
+  it('refuses a --host that is not an address', async () => {
+    const r = await run(['--host', 'no such host!', '--db', join(dir, 'never2.sqlite')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--host must be an address or a host name/);
   });
 });

@@ -143,6 +143,24 @@ describe('control routes: validation', () => {
     expect(rig.calls).toEqual([]);
   });
 
+  const NO_ARGUMENTS = ROUTES.filter(([, body]) => body === undefined).map(([url]) => url);
+  it.each(NO_ARGUMENTS)('%s takes no arguments: {} or no body runs it, anything else is 400 and no call', async (url) => {
+    const rig = await start();
+    rig.result = { ok: true };
+    for (const body of [{ please: true }, { pipetteId: 'p2' }, []]) {
+      const res = await post(url, body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json()).toMatchObject({ ok: false, error: expect.stringMatching(/body must (NOT have additional properties|be object)/) });
+    }
+    expect((await post(url, 'now')).statusCode).toBe(415); // not JSON at all
+    const asNull = await app!.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, payload: 'null' });
+    expect(asNull.statusCode).toBe(400);
+    expect(rig.calls).toEqual([]);
+    expect((await post(url, {})).statusCode).toBe(200);
+    expect((await post(url)).statusCode).toBe(200);
+    expect(rig.calls).toHaveLength(2);
+  });
+
   it('malformed JSON and oversized bodies are refused without crashing', async () => {
     const rig = await start();
     const broken = await app!.inject({
@@ -161,9 +179,16 @@ describe('control routes: validation', () => {
 });
 
 describe('read routes', () => {
-  it('snapshot and presets are open from this machine, need the token from elsewhere', async () => {
-    const rig = createFakeRig();
-    app = createServer({ rig, archive: createFakeArchive(), token: TOKEN, presets: () => ['acute-slice', 'culture'] });
+  it('the token check route answers 200 with the token, 401/403 without (the page shows whether it is armed)', async () => {
+    await start();
+    expect((await app!.inject({ method: 'GET', url: '/api/auth', headers: { authorization: `Bearer ${TOKEN}` } })).json()).toEqual({ ok: true });
+    expect((await app!.inject({ method: 'GET', url: '/api/auth' })).statusCode).toBe(401);
+    expect((await app!.inject({ method: 'GET', url: '/api/auth', headers: { authorization: 'Bearer wrong-wrong' } })).statusCode).toBe(403);
+  });
+
+  it('snapshot and presets (the rig’s runnable ones) are open from this machine, need the token from elsewhere', async () => {
+    const rig = createFakeRig({ presets: ['acute-slice', 'culture'] });
+    app = createServer({ rig, archive: createFakeArchive(), token: TOKEN });
     await app.ready();
     const local = await app.inject({ method: 'GET', url: '/api/snapshot' });
     expect(local.statusCode).toBe(200);

@@ -6,13 +6,15 @@
  */
 import type { Sweep } from '../../drivers/types.ts';
 import type { Clock } from '../../src/clock/clock.ts';
-import type {
-  CommandResult,
-  PipetteCommand,
-  PipetteSnapshot,
-  RigControl,
-  SessionSnapshot,
-  StartOptions,
+import {
+  HISTORY_LIMIT,
+  type CommandResult,
+  type LiveTrace,
+  type PipetteCommand,
+  type PipetteSnapshot,
+  type RigControl,
+  type SessionSnapshot,
+  type StartOptions,
 } from '../../src/control/api.ts';
 import type { AttemptRecord, PipetteStateName, RigEvent, TestPulseReading } from '../../src/control/events.ts';
 
@@ -29,6 +31,8 @@ export interface FakeRig extends RigControl {
   /** commands throw this when set */
   failWith: Error | null;
   emit(event: RigEvent): void;
+  /** a live trace (display-only test-pulse sweep), as the runner's tap sends it */
+  emitTrace(trace: LiveTrace): void;
   listenerCount(): number;
   /** t/epochMs for an event now */
   stamp(): { t: number; epochMs: number };
@@ -39,6 +43,8 @@ export interface FakeRigOptions {
   pipettes?: number;
   clock?: Clock;
   thresholds?: SessionSnapshot['thresholds'];
+  /** what presets() answers */
+  presets?: string[];
 }
 
 export function pipetteIds(n: number): string[] {
@@ -64,14 +70,13 @@ function pipetteSnapshot(pipetteId: string, t: number): PipetteSnapshot {
   };
 }
 
-const HISTORY_LIMIT = 2000;
-
 export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
   const clock = options.clock;
   let fakeT = 0;
   const now = (): number => (clock ? clock.now() : fakeT);
   const epoch = (): number => (clock ? clock.epochMs() : Date.UTC(2026, 0, 1) + fakeT);
   const listeners = new Set<(e: RigEvent) => void>();
+  const traceListeners = new Set<(t: LiveTrace) => void>();
   const calls: FakeCall[] = [];
   let sessions = 0;
   let snapshots = 0;
@@ -81,14 +86,15 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
     phase: 'idle',
     preset: null,
     startedAt: null,
+    endedAt: null,
     now: now(),
     epochMs: epoch(),
     virtual: clock ? clock.kind === 'virtual' : true,
     pipettes: pipetteIds(options.pipettes ?? 4).map((id) => pipetteSnapshot(id, now())),
     funnel: { attempts: 0, approached: 0, detected: 0, sealed: 0, wholeCell: 0, recorded: 0 },
     cellsPerHour: 0,
-    recentAttempts: [],
-    thresholds: options.thresholds ?? { holdingAt: 100e6, gigaseal: 1e9, breakIn: 500e6 },
+    thresholds: options.thresholds ?? { holdingAt: 100e6, gigaseal: 1e9, breakIn: 500e6, holdingMv: -70 },
+    historyLimit: HISTORY_LIMIT,
     limits: { durationMs: null, maxAttempts: null },
     attemptsStarted: 0,
   };
@@ -103,6 +109,7 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
         state.phase = 'running';
         state.preset = e.preset;
         state.startedAt = e.t;
+        state.endedAt = null;
         state.limits = e.limits;
         state.attemptsStarted = 0;
         state.pipettes = e.pipettes.map((id) => pipetteSnapshot(id, e.t));
@@ -115,6 +122,7 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
         break;
       case 'session.ended':
         state.phase = e.reason === 'estop' ? 'estopped' : 'ended';
+        state.endedAt = e.t;
         break;
       case 'estop':
         state.phase = 'estopped';
@@ -126,8 +134,23 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
           p.stateSince = e.t;
           p.lastReason = e.reason;
           p.attemptId = e.attemptId;
-          p.health = e.to === 'broken' || e.to === 'fouled' || e.to === 'needsPipette' ? 'failed' : 'ok';
         }
+        break;
+      }
+      // health, overrides and cleanings are as the rig says (no rule of its own here)
+      case 'pipette.health': {
+        const p = pip(e.pipetteId);
+        if (p) p.health = e.health;
+        break;
+      }
+      case 'pipette.overrides': {
+        const p = pip(e.pipetteId);
+        if (p) p.overrides = { pressureMbar: e.pressureMbar, holdingMv: e.holdingMv };
+        break;
+      }
+      case 'pipette.cleanCount': {
+        const p = pip(e.pipetteId);
+        if (p) p.cleanCount = e.cleanCount;
         break;
       }
       case 'pipette.testpulse': {
@@ -166,14 +189,10 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
       }
       case 'attempt.ended': {
         const r = e.record;
-        state.recentAttempts = [r, ...state.recentAttempts].slice(0, 20);
         const order = ['approached', 'detected', 'sealed', 'wholeCell', 'recorded'] as const;
         const reached = order.indexOf(r.stageReached as (typeof order)[number]);
         state.funnel.attempts++;
         for (let i = 0; i <= reached; i++) state.funnel[order[i]]++;
-        if (state.startedAt !== null && e.t > state.startedAt) {
-          state.cellsPerHour = state.funnel.recorded / ((e.t - state.startedAt) / 3_600_000);
-        }
         break;
       }
       default:
@@ -212,12 +231,22 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
       snapshots++;
       state.now = now();
       state.epochMs = epoch();
+      const hours = state.startedAt === null ? 0 : ((state.endedAt ?? state.now) - state.startedAt) / 3_600_000;
+      state.cellsPerHour = hours > 0 ? state.funnel.recorded / hours : 0;
       return structuredClone(state);
     },
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onTrace(listener) {
+      traceListeners.add(listener);
+      return () => traceListeners.delete(listener);
+    },
+    emitTrace(trace) {
+      for (const l of traceListeners) l(trace);
+    },
+    presets: async () => options.presets ?? ['acute-slice'],
     start(opts: StartOptions, by: string) {
       return command('start', [opts, by], () => {
         if (state.phase === 'running' || state.phase === 'paused') return { ok: false, error: 'a session is already running' };
@@ -268,8 +297,10 @@ export function createFakeRig(options: FakeRigOptions = {}): FakeRig {
       return command('pipette', [pipetteId, cmd, by], () => {
         const p = pip(pipetteId);
         if (!p) return { ok: false, error: `no pipette ${pipetteId}` };
-        if (cmd.action === 'pressure') p.overrides.pressureMbar = cmd.mbar;
-        if (cmd.action === 'holding') p.overrides.holdingMv = cmd.mV;
+        if (cmd.action === 'pressure' || cmd.action === 'holding') {
+          const o = { ...p.overrides, ...(cmd.action === 'pressure' ? { pressureMbar: cmd.mbar } : { holdingMv: cmd.mV }) };
+          emit({ ...stamp(), type: 'pipette.overrides', pipetteId, ...o });
+        }
         return { ok: true };
       });
     },

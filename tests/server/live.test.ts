@@ -57,7 +57,7 @@ describe('/ws live stream', () => {
 
     rig.emit({ ...rig.stamp(), type: 'pipette.state', pipetteId: 'p2', attemptId: 'a1', from: 'descent', to: 'hunt', reason: 'region reached' });
     const sweep = testPulseSweep({ channel: 1, seq: 42, startTime: 1234, samples: 8000, r: 8e6 });
-    rig.emit({ ...rig.stamp(), type: 'sweep', pipetteId: 'p2', attemptId: 'a1', sweep });
+    rig.emitTrace({ t: rig.stamp().t, pipetteId: 'p2', attemptId: 'a1', sweep });
     rig.emit({ ...rig.stamp(), type: 'fault', pipetteId: 'p2', device: 'mp285', kind: 'timeout', message: 'no reply' });
 
     const fault = await p.waitForText('event', (v) => (v.event as { type: string }).type === 'fault');
@@ -125,6 +125,14 @@ describe('/ws live stream', () => {
     await expect(openProbe(app!, { remoteAddress: '192.168.1.20' })).rejects.toThrow(/401/);
     await expect(openProbe(app!, { remoteAddress: '192.168.1.20', path: '/ws?token=nope-nope' })).rejects.toThrow(/403/);
     const p = await probe({ remoteAddress: '192.168.1.20', path: `/ws?token=${TOKEN}` });
+    await p.waitForText('snapshot');
+  });
+
+  it('listening on another address than loopback, reading needs the token from this machine too', async () => {
+    await start({ host: '0.0.0.0' });
+    await expect(openProbe(app!, { remoteAddress: '127.0.0.1' })).rejects.toThrow(/401/);
+    expect((await app!.inject({ method: 'GET', url: '/api/snapshot', remoteAddress: '127.0.0.1' })).statusCode).toBe(401);
+    const p = await probe({ remoteAddress: '127.0.0.1', path: `/ws?token=${TOKEN}` });
     await p.waitForText('snapshot');
   });
 });

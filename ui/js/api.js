@@ -23,10 +23,33 @@ export function getToken() {
   return sessionStorage.getItem(KEY);
 }
 
+/** @type {Set<() => void>} */
+const tokenListeners = new Set();
+
+/** Called whenever the token is set or cleared on this page (token box, e-stop). @param {() => void} listener */
+export function onTokenChange(listener) {
+  tokenListeners.add(listener);
+}
+
 /** @param {string | null} token */
 export function setToken(token) {
   if (token) sessionStorage.setItem(KEY, token);
   else sessionStorage.removeItem(KEY);
+  for (const l of tokenListeners) l();
+}
+
+/**
+ * Does the server accept the token this page holds? true or false; null
+ * when the server could not be asked.
+ * @returns {Promise<boolean | null>}
+ */
+export async function verifyToken() {
+  if (!getToken()) return false;
+  try {
+    return (await fetch('/api/auth', { headers: authHeaders() })).ok;
+  } catch {
+    return null;
+  }
 }
 
 /** @returns {Record<string, string>} */

@@ -29,7 +29,7 @@ async function command(path, what, body) {
   reportResult(what, await post(path, body), () => tokenBox.ask());
 }
 
-wireEstop($('#estop'), () => tokenBox.ask());
+wireEstop($('#estop'));
 
 const bar = createSessionBar($('#session-bar'), {
   start: (o) => void command('/api/session/start', `start ${o.preset}`, o.durationMin === null ? { preset: o.preset, operator: o.operator } : o),
@@ -38,9 +38,10 @@ const bar = createSessionBar($('#session-bar'), {
   abort: () => void command('/api/session/abort', 'abort'),
 });
 
+// only presets this rig can run; the session's own preset is selected when a snapshot says which
 getJson('/api/presets')
-  .then((r) => bar.setPresets(r.presets, model.session.preset))
-  .catch(() => bar.setPresets([], model.session.preset));
+  .then((r) => bar.setPresets(r.presets))
+  .catch(() => bar.setPresets([]));
 
 /** @type {import('./panel.js').PanelActions} */
 const panelActions = {
@@ -69,7 +70,10 @@ function connect() {
     const now = performance.now();
     if (typeof e.data === 'string') {
       const msg = JSON.parse(e.data);
-      if (msg.type === 'snapshot') applySnapshot(model, msg.snapshot, now);
+      if (msg.type === 'snapshot') {
+        applySnapshot(model, msg.snapshot, now, msg.recent);
+        bar.showSessionPreset(model.session.preset);
+      }
       else if (msg.type === 'event') applyEvent(model, msg.event, now);
       else if (msg.type === 'clock') applyClock(model, msg.t, msg.epochMs, now);
       else if (msg.type === 'error') toast(`server: ${msg.error}`, 'error');

@@ -1,8 +1,10 @@
 // @ts-check
 /**
  * One pipette's panel: state and time in state, why it got there, the live
- * test pulse, R over time against the thresholds, pressure/depth/holding,
- * whole-cell figures once there, and the per-pipette controls.
+ * trace (the test pulse, or while recording the last stimulus sweep with the
+ * command it played under it), R over time against the thresholds,
+ * pressure/depth/holding, whole-cell figures once there, and the per-pipette
+ * controls.
  */
 import { h, setText } from './dom.js';
 import * as fmt from './format.js';
@@ -48,7 +50,7 @@ export function createPanel(p, opts) {
     tis: h('span', { class: 'tis', title: 'time in state' }),
     attempt: h('span', { class: 'attempt' }),
     reason: h('div', { class: 'reason' }),
-    tpCaption: h('figcaption', null, 'test pulse'),
+    tpCaption: h('figcaption', { class: 'trace-caption' }, 'test pulse'),
     tpBox: h('div', { class: 'plot-box' }),
     rBox: h('div', { class: 'plot-box' }),
     r: readout('R', 'r'),
@@ -119,10 +121,12 @@ export function createPanel(p, opts) {
     ),
   );
 
-  const tp = createTracePlot(el.tpBox, { height: plotHeight });
+  const tp = createTracePlot(el.tpBox, { height: plotHeight, command: true });
   const rt = createResistancePlot(el.rBox, { height: plotHeight });
   /** @type {any} */
   let lastTrace = null;
+  /** @type {any} */
+  let lastCommand = null;
   /** @type {any} */
   let lastThresholds = null;
   let lastHistoryVersion = -1;
@@ -138,7 +142,8 @@ export function createPanel(p, opts) {
       root.className = `pipette health-${v.health ?? 'ok'} group-${group}`;
       el.state.className = `state state-${group}`;
       setText(el.state, v.state);
-      setText(el.attempt, v.attemptId ? `#${v.attempts ?? 0} · ${v.attemptId}` : `${v.attempts ?? 0} attempts`);
+      const n = v.attempts ?? 0;
+      setText(el.attempt, v.attemptId ? `#${n} · ${v.attemptId}` : `${n} attempt${n === 1 ? '' : 's'}`);
       setText(el.reason, v.lastReason ? `← ${v.lastReason}` : '');
       el.reason.title = v.lastReason ?? '';
       const rd = v.lastReading;
@@ -163,10 +168,21 @@ export function createPanel(p, opts) {
       setText(el.overrides, parts.join(' · '));
       el.overrides.hidden = parts.length === 0;
 
-      if (v.trace !== lastTrace) {
-        lastTrace = v.trace;
-        tp.set(v.trace);
-        if (v.trace) setText(el.tpCaption, `test pulse (${displayUnit(v.trace.unit).label}, ms)`);
+      // the newer of the last test pulse and the last stimulus sweep
+      const stim = v.stimulus && (!v.trace || v.stimulus.startTime >= v.trace.startTime);
+      const shown = stim ? v.stimulus : v.trace;
+      const command = stim ? v.command : null;
+      if (shown !== lastTrace || command !== lastCommand) {
+        lastTrace = shown;
+        lastCommand = command;
+        tp.set(shown, command);
+        if (shown) {
+          const unit = displayUnit(shown.unit).label;
+          setText(
+            el.tpCaption,
+            stim ? `stimulus ${shown.mode} (${unit}, ms)${command ? ` · command under it (${displayUnit(command.unit).label})` : ''}` : `test pulse (${unit}, ms)`,
+          );
+        }
       }
       if (ctx.thresholds !== lastThresholds) {
         lastThresholds = ctx.thresholds;

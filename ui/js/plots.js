@@ -14,6 +14,7 @@ const AXIS = colour('--plot-axis', '#9aa4ad');
 const GRID = colour('--plot-grid', '#2a3036');
 const TRACE = colour('--plot-trace', '#5ec8ff');
 const R_LINE = colour('--plot-r', '#ffd166');
+const COMMAND = colour('--plot-command', '#ffd166');
 const FONT = '11px system-ui, sans-serif';
 
 /** @param {number} size */
@@ -22,10 +23,12 @@ function axis(size) {
 }
 
 /**
- * Keeps a plot as wide as its box.
+ * Keeps a plot as wide as its box, and lets its box say what it draws
+ * (`box.plotted`: uPlot's data arrays), for inspection and tests.
  * @param {HTMLElement} el @param {any} plot @param {number} height
  */
 function fit(el, plot, height) {
+  Object.defineProperty(el, 'plotted', { configurable: true, get: () => plot.data });
   const ro = new ResizeObserver(() => {
     const w = Math.max(120, Math.floor(el.clientWidth));
     if (w !== plot.width) plot.setSize({ width: w, height });
@@ -40,37 +43,72 @@ export function displayUnit(unit) {
   return unit === 'A' ? { k: 1e12, label: 'pA' } : { k: 1e3, label: 'mV' };
 }
 
+/** @param {number} min @param {number} max */
+const spanOf = (min, max) => (Number.isFinite(max - min) && max > min ? max - min : Math.abs(max) || 1);
+
 /**
  * A trace: x in ms from the first sample, y in pA or mV. `interactive`
- * adds the cursor and a legend with values (sweep viewer).
- * @param {HTMLElement} el @param {{height: number, stroke?: string, interactive?: boolean, label?: string}} opts
+ * adds the cursor and a legend with values (sweep viewer). With `command`,
+ * a stimulus sweep's command is drawn in a strip under the response, on its
+ * own scale (the caption names its unit).
+ * The box carries what is drawn (data-points, data-unit, data-command-points)
+ * for tests and for anyone inspecting the page.
+ * @param {HTMLElement} el @param {{height: number, stroke?: string, interactive?: boolean, label?: string, command?: boolean}} opts
  */
 export function createTracePlot(el, opts) {
   let unitLabel = 'pA';
+  let withCommand = false;
+  /** @type {any[]} */
+  const series = [
+    { label: 'ms', value: (/** @type {any} */ _u, /** @type {number} */ v) => (v === null || v === undefined ? '—' : v.toFixed(2)) },
+    { label: opts.label ?? 'trace', stroke: opts.stroke ?? TRACE, width: 1, points: { show: false } },
+  ];
+  if (opts.command) series.push({ label: 'command', stroke: COMMAND, width: 1, points: { show: false }, scale: 'cmd' });
   const plot = new uPlot(
     {
       width: Math.max(120, el.clientWidth),
       height: opts.height,
       legend: { show: !!opts.interactive },
       cursor: { show: !!opts.interactive, drag: { x: true, y: false } },
-      scales: { x: { time: false }, y: { auto: true } },
+      scales: {
+        x: { time: false },
+        y: {
+          auto: true,
+          // with a command strip, the response keeps the upper two thirds
+          range: (/** @type {any} */ _u, /** @type {number} */ min, /** @type {number} */ max) => {
+            const span = spanOf(min, max);
+            return withCommand ? [min - 0.5 * span, max + 0.05 * span] : [min - 0.05 * span, max + 0.05 * span];
+          },
+        },
+        cmd: {
+          auto: true,
+          // the bottom quarter
+          range: (/** @type {any} */ _u, /** @type {number} */ min, /** @type {number} */ max) => {
+            const span = spanOf(min, max);
+            return [min - 0.1 * span, max + 3.2 * span];
+          },
+        },
+      },
       axes: [
         { ...axis(22), values: (/** @type {any} */ _u, /** @type {Array<number | null>} */ v) => v.map(compactTick) },
         { ...axis(46), values: (/** @type {any} */ _u, /** @type {Array<number | null>} */ v) => v.map(compactTick) },
       ],
-      series: [
-        { label: 'ms', value: (/** @type {any} */ _u, /** @type {number} */ v) => (v === null || v === undefined ? '—' : v.toFixed(2)) },
-        { label: opts.label ?? 'trace', stroke: opts.stroke ?? TRACE, width: 1, points: { show: false } },
-      ],
+      series,
     },
-    [[], []],
+    /** @type {any} */ (series.map(() => [])),
     el,
   );
   const ro = fit(el, plot, opts.height);
   return {
-    /** @param {import('./trace-frame.js').TraceFrame | null} frame */
-    set(frame) {
-      if (!frame) return plot.setData([[], []]);
+    /**
+     * @param {import('./trace-frame.js').TraceFrame | null} frame
+     * @param {import('./trace-frame.js').TraceFrame | null} [command] the stimulus it played (plots made with `command`)
+     */
+    set(frame, command = null) {
+      if (!frame) {
+        el.dataset.points = '0';
+        return plot.setData(/** @type {any} */ (series.map(() => [])));
+      }
       const { k, label } = displayUnit(frame.unit);
       unitLabel = label;
       const n = frame.samples.length;
@@ -82,7 +120,22 @@ export function createTracePlot(el, opts) {
         const v = frame.samples[i];
         ys[i] = Number.isFinite(v) ? v * k : null;
       }
-      plot.setData([xs, ys]);
+      el.dataset.points = String(n);
+      el.dataset.unit = label;
+      if (!opts.command) return plot.setData([xs, ys]);
+      withCommand = command !== null;
+      const cs = new Array(n).fill(null);
+      if (command) {
+        // on the response's time grid (both were decimated from sweeps of the same length)
+        const ck = displayUnit(command.unit).k;
+        const cdt = 1000 / command.sampleRateHz;
+        for (let i = 0; i < n; i++) {
+          const v = command.samples[Math.min(command.samples.length - 1, Math.round(xs[i] / cdt))];
+          cs[i] = Number.isFinite(v) ? v * ck : null;
+        }
+      }
+      el.dataset.commandPoints = String(command ? command.samples.length : 0);
+      plot.setData([xs, ys, cs]);
     },
     get unit() {
       return unitLabel;
@@ -100,6 +153,7 @@ export function createTracePlot(el, opts) {
  * @param {{height: number}} opts
  */
 export function createResistancePlot(el, opts) {
+  const figure = el.closest('figure') ?? el;
   /** @type {Array<{v: number, label: string, colour: string, side: 'left' | 'right', below: boolean}>} */
   let thresholds = [];
   const plot = new uPlot(
@@ -166,15 +220,17 @@ export function createResistancePlot(el, opts) {
   );
   const ro = fit(el, plot, opts.height);
   return {
-    /** @param {{holdingAt: number, gigaseal: number, breakIn: number} | null} th */
+    /** @param {{holdingAt: number, gigaseal: number, breakIn: number, holdingMv: number} | null} th */
     setThresholds(th) {
       thresholds = th
         ? [
-            { v: th.holdingAt, label: `−70 mV at ${ohmTick(th.holdingAt)}Ω`, colour: colour('--th-holding', '#9b8cff'), side: 'left', below: true },
+            { v: th.holdingAt, label: `${signed(th.holdingMv)} mV at ${ohmTick(th.holdingAt)}Ω`, colour: colour('--th-holding', '#9b8cff'), side: 'left', below: true },
             { v: th.breakIn, label: `break-in < ${ohmTick(th.breakIn)}Ω`, colour: colour('--th-breakin', '#50d890'), side: 'right', below: true },
             { v: th.gigaseal, label: `gigaseal ${ohmTick(th.gigaseal)}Ω`, colour: colour('--th-gigaseal', '#ff7b72'), side: 'right', below: false },
           ]
         : [];
+      // the canvas labels, readable by screen readers (and tests)
+      figure.setAttribute('aria-label', `R against thresholds: ${thresholds.map((t) => t.label).join('; ')}`);
       plot.redraw(false, true);
     },
     /** @param {{t: number[], r: number[]}} history @param {number} t0 clock ms the x axis starts from */
@@ -213,6 +269,12 @@ function clockLabel(s) {
   const sign = s < 0 ? '−' : '';
   const a = Math.abs(Math.round(s));
   return `${sign}${Math.floor(a / 60)}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/** −70 with a real minus sign, +10 with a plus */
+/** @param {number} v */
+function signed(v) {
+  return v < 0 ? `−${Math.abs(v)}` : v > 0 ? `+${v}` : '0';
 }
 
 /** @param {number | null} v */

@@ -5,6 +5,7 @@
  */
 import { h, setText } from './dom.js';
 import * as fmt from './format.js';
+import { cellsPerHour } from './model.js';
 
 const STAGES = [
   ['attempts', 'attempts'],
@@ -40,6 +41,20 @@ export function createSessionBar(container, actions) {
   const funnel = h('div', { class: 'funnel', id: 'funnel' }, ...funnelCells.map((c) => c.el));
 
   const presetSelect = /** @type {HTMLSelectElement} */ (h('select', { id: 'preset', 'aria-label': 'preset' }));
+  /** the rig's runnable presets, the current/last session's, and whether the operator chose one */
+  /** @type {string[]} */
+  let presetNames = [];
+  /** @type {string | null} */
+  let sessionPreset = null;
+  let picked = false;
+  presetSelect.addEventListener('change', () => (picked = true));
+  const renderPresets = () => {
+    const names = sessionPreset && !presetNames.includes(sessionPreset) ? [sessionPreset, ...presetNames] : presetNames;
+    const keep = picked ? presetSelect.value : sessionPreset;
+    presetSelect.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
+    if (names.length === 0) presetSelect.append(h('option', { value: '' }, 'no presets'));
+    else if (keep && names.includes(keep)) presetSelect.value = keep;
+  };
   const operator = /** @type {HTMLInputElement} */ (
     h('input', { id: 'operator', placeholder: 'operator', size: 10, value: localStorage.getItem('autopatch.operator') ?? '' })
   );
@@ -90,11 +105,20 @@ export function createSessionBar(container, actions) {
   container.append(h('div', { class: 'session-info' }, phase, ident, elapsed, progress, cph), funnel, controls);
 
   return {
-    /** @param {string[]} presets @param {string | null} current */
-    setPresets(presets, current) {
-      const names = [...new Set([...(current ? [current] : []), ...presets])];
-      presetSelect.replaceChildren(...names.map((n) => h('option', { value: n }, n)));
-      if (names.length === 0) presetSelect.append(h('option', { value: '' }, 'no presets'));
+    /** the presets the rig can run (it checks preparation and limits) @param {string[]} presets */
+    setPresets(presets) {
+      presetNames = presets;
+      renderPresets();
+    },
+    /**
+     * The current or last session's preset, from each snapshot: it stays
+     * selected unless the operator picks another.
+     * @param {string | null} preset
+     */
+    showSessionPreset(preset) {
+      if (preset === sessionPreset) return;
+      sessionPreset = preset;
+      renderPresets();
     },
     /** @param {Record<string, any>} s @param {number} now rig clock ms */
     update(s, now) {
@@ -102,8 +126,9 @@ export function createSessionBar(container, actions) {
       setText(phase, s.phase);
       setText(ident, s.sessionId ? `${s.sessionId} · ${s.preset ?? ''}` : 'no session');
       const live = s.phase === 'running' || s.phase === 'paused' || s.phase === 'stopping';
-      setText(elapsed, s.startedAt !== null && s.startedAt !== undefined ? fmt.duration(now - s.startedAt) : '—');
-      setText(cph, `${(s.cellsPerHour ?? 0).toFixed(1)} cells/h`);
+      // time and rate stop at the session's end
+      setText(elapsed, s.startedAt !== null && s.startedAt !== undefined ? fmt.duration((s.endedAt ?? now) - s.startedAt) : '—');
+      setText(cph, `${cellsPerHour(s, now).toFixed(1)} cells/h`);
       const p = sessionProgress(s, now);
       progress.hidden = p === null;
       if (p) {

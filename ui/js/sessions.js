@@ -15,8 +15,8 @@ import { createTokenBox } from './token-box.js';
 import { decodeFrames } from './trace-frame.js';
 
 adoptTokenFromUrl();
-const tokenBox = createTokenBox($('#token-slot'), () => void loadSessions());
-wireEstop($('#estop'), () => tokenBox.ask());
+createTokenBox($('#token-slot'), () => void loadSessions());
+wireEstop($('#estop'));
 
 const GROUP = /** @type {Record<string, string>} */ ({
   pipetteCheck: 'approach', descent: 'approach', hunt: 'approach', confirmHit: 'approach',
@@ -265,7 +265,7 @@ function timeline(a) {
   const segs = tr.map((/** @type {any} */ x, /** @type {number} */ i) => {
     const until = i + 1 < tr.length ? tr[i + 1].t : end;
     const dur = Math.max(0, until - x.t);
-    return h('i', { class: `seg-${GROUP[x.to] ?? 'rest'}`, style: { width: `${(100 * dur) / span}%` }, title: `${x.to}: ${fmt.seconds(dur / 1000)} — ${x.reason}` });
+    return h('i', { class: `seg-${GROUP[x.to] ?? 'rest'}`, dataset: { state: x.to }, style: { width: `${(100 * dur) / span}%` }, title: `${x.to}: ${fmt.seconds(dur / 1000)} — ${x.reason}` });
   });
   return h('div', { class: 'timeline' }, ...segs);
 }

@@ -1,6 +1,6 @@
 // @ts-check
 /** The token field in the top bar: asked once, kept in sessionStorage. */
-import { getToken, setToken } from './api.js';
+import { getToken, onTokenChange, setToken, verifyToken } from './api.js';
 import { h, setText } from './dom.js';
 
 /**
@@ -18,7 +18,6 @@ export function createTokenBox(slot, onChange) {
         e.preventDefault();
         setToken(input.value.trim() || null);
         input.value = '';
-        show();
         onChange?.();
       },
     },
@@ -30,14 +29,17 @@ export function createTokenBox(slot, onChange) {
     box.classList.remove('has-token');
     input.focus();
   });
-  function show() {
+  /** ✓ only once the server has accepted the token */
+  async function show() {
+    const ok = await verifyToken();
     const has = !!getToken();
-    setText(state, has ? 'token ✓' : 'token needed for control');
-    box.classList.toggle('has-token', has);
-    box.classList.toggle('needed', !has);
+    setText(state, !has ? 'token needed for control' : ok === false ? 'wrong token' : 'token ✓');
+    box.classList.toggle('has-token', has && ok !== false);
+    box.classList.toggle('needed', !has || ok === false);
   }
   slot.append(box);
-  show();
+  onTokenChange(() => void show());
+  void show();
   return {
     /** draw attention to it after a refused command */
     ask() {

@@ -4,6 +4,9 @@
  * Default (what `npm start` runs): four pipettes, the in-vivo preset, real
  * time, the dashboard on 127.0.0.1 with a control token printed at start;
  * the dashboard stays up after the session for review until Ctrl-C.
+ * Ctrl-C while any session runs (the first, or one started from the
+ * dashboard) aborts it, a second one during that session is an emergency
+ * stop; Ctrl-C with no session running quits.
  * `--virtual` runs as fast as the work allows (deterministic from --seed),
  * prints the summary and exits.
  */
@@ -13,7 +16,6 @@ import { createRealClock, createScaledClock, createVirtualClock, every, type Clo
 import { parseOptions, UsageError } from '../options.ts';
 import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
-import { listPresets } from '../../protocol/load.ts';
 import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
@@ -23,6 +25,7 @@ import { formatReport } from '../../store/report-format.ts';
 import { StoreError } from '../../store/errors.ts';
 import type { SessionSummary } from '../../control/supervisor.ts';
 import type { RigEvent } from '../../control/events.ts';
+import { isLoopbackHost } from '../../server/host-guard.ts';
 import { formatProgress } from '../progress.ts';
 
 const USAGE = `usage: autopatch run [options]
@@ -34,6 +37,7 @@ const USAGE = `usage: autopatch run [options]
   --attempts N         stop starting attempts after N attempts in total
   --speed X            real-time runs only: rig clock X times faster than the wall (default 1)
   --port P             dashboard port (default 8780; 0 = any free port)
+  --host ADDR          dashboard address (default 127.0.0.1); any other needs the token for reading too
   --dashboard / --no-dashboard
   --db PATH            SQLite database (default: $AUTOPATCH_DB or data/autopatch.sqlite)
   --operator NAME      recorded with the session (default: $USER)
@@ -50,6 +54,7 @@ interface RunOptions {
   attempts: number | null;
   speed: number;
   port: number;
+  host: string;
   dashboard: boolean;
   db: string;
   operator: string;
@@ -67,6 +72,7 @@ function parseRunOptions(argv: string[]): RunOptions {
     attempts: { value: true },
     speed: { value: true },
     port: { value: true },
+    host: { value: true },
     dashboard: { value: false },
     'no-dashboard': { value: false },
     db: { value: true },
@@ -90,6 +96,8 @@ function parseRunOptions(argv: string[]): RunOptions {
   if (virtual && duration === 0 && attempts === null) throw new UsageError('--virtual needs a --duration or --attempts limit (it would run forever)');
   const speed = num('speed', 1, (n) => n > 0 && n <= 1000, 'a factor between 0 and 1000');
   if (virtual && o.values.has('speed')) throw new UsageError('--speed applies to real-time runs; --virtual already runs as fast as possible');
+  const host = o.values.get('host')?.[0] ?? '127.0.0.1';
+  if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host must be an address or a host name (got "${host}")`);
   return {
     virtual,
     seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
@@ -99,6 +107,7 @@ function parseRunOptions(argv: string[]): RunOptions {
     attempts,
     speed,
     port: num('port', 8780, (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'),
+    host,
     dashboard: o.flags.has('no-dashboard') ? false : o.flags.has('dashboard') || !virtual,
     db: o.values.get('db')?.[0] ?? defaultDbPath(),
     operator: o.values.get('operator')?.[0] ?? process.env.USER ?? 'operator',
@@ -185,36 +194,57 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
       const token = randomBytes(12).toString('hex');
       const archive = await openArchiveWorker(opts.db);
       closers.push(() => archive.close());
-      const app = createServer({ rig: lab.host, archive, token, port: opts.port, clock, presets: () => listPresets() });
+      const app = createServer({ rig: lab.host, archive, token, host: opts.host, port: opts.port, clock });
       closers.push(() => app.close());
       let url: string;
       try {
         url = await app.autopatch.listen();
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new StartupError(`port ${opts.port} on 127.0.0.1 is already in use (another autopatch running?): choose another with --port N, or --port 0 for any free port`);
+          throw new StartupError(`port ${opts.port} on ${opts.host} is already in use (another autopatch running?): choose another with --port N, or --port 0 for any free port`);
+        }
+        if ((e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' || (e as NodeJS.ErrnoException).code === 'ENOTFOUND') {
+          throw new StartupError(`cannot listen on ${opts.host}: not an address of this machine`);
         }
         throw e;
       }
       dashboard = true;
+      const local = isLoopbackHost(opts.host);
+      if (!local) {
+        io.stderr(
+          `warning: the dashboard listens on ${opts.host}, reachable from other machines: anyone with the token can control the rig; ` +
+            'reading needs the token too, and the traffic is not encrypted\n',
+        );
+      }
       io.stdout(`dashboard: ${dashboardUrl(url, token)}\n`);
-      io.stdout(`control token: ${token} (needed for commands; viewing is open on this machine)\n`);
+      io.stdout(`control token: ${token} (needed for commands${local ? '; viewing is open on this machine' : ' and for viewing'})\n`);
     }
 
     const supervisor = await lab.startSession();
     const stopProgress = opts.quiet ? () => {} : every(clock, opts.virtual ? 60_000 : 10_000, () => io.stdout(formatProgress(lab.host.snapshot()) + '\n'));
     closers.push(stopProgress);
 
-    let interrupted = false;
+    // Ctrl-C: abort whichever session is running (the first or one started from the dashboard),
+    // a second during that session is an emergency stop; with none running, quit.
+    let interrupted = false; // the first session was aborted by Ctrl-C: exit after its report
+    let abortedByCtrlC: string | null = null;
+    let quit: (() => void) | null = null;
     const onSigint = (): void => {
-      if (interrupted) {
-        io.stderr('second Ctrl-C: emergency stop\n');
-        void lab.host.emergencyStop('operator (Ctrl-C twice)');
+      const current = lab.host.current;
+      if (current && !['ended', 'estopped'].includes(current.phase)) {
+        if (abortedByCtrlC === current.sessionId) {
+          io.stderr('second Ctrl-C: emergency stop\n');
+          void lab.host.emergencyStop('operator (Ctrl-C twice)');
+          return;
+        }
+        abortedByCtrlC = current.sessionId;
+        if (current === supervisor) interrupted = true;
+        io.stderr(`\nCtrl-C: aborting session ${current.sessionId} (pipettes retract to safety; Ctrl-C again for an emergency stop)\n`);
+        void lab.host.abort('operator (Ctrl-C)');
         return;
       }
       interrupted = true;
-      io.stderr('\nCtrl-C: aborting the session (pipettes retract to safety; Ctrl-C again for an emergency stop)\n');
-      void lab.host.abort('operator (Ctrl-C)');
+      quit?.();
     };
     process.on('SIGINT', onSigint);
     closers.push(() => void process.off('SIGINT', onSigint));
@@ -232,11 +262,8 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     }
 
     if (!opts.exitWhenDone && dashboard && !interrupted) {
-      io.stdout('the dashboard stays up for review and new sessions; Ctrl-C to quit\n');
-      await new Promise<void>((resolve) => {
-        process.off('SIGINT', onSigint);
-        process.once('SIGINT', () => resolve());
-      });
+      io.stdout('the dashboard stays up for review and new sessions; Ctrl-C aborts a running session, and quits when none runs\n');
+      await new Promise<void>((resolve) => (quit = resolve));
     }
     return 0;
   } catch (e) {
