@@ -260,6 +260,7 @@ describe('amp-bridge', () => {
       bin(8, chunkFrame(0, 7, [1e-10, -2e-10])),
       ascii(9, 'run(0,7)\n'),
       ascii(10, 'offset(1)\n'),
+      ascii(11, 'abort(0)\n'),
     ], 2);
     expect(d.error).toBeNull();
     expect(d.commands).toMatchObject([
@@ -273,6 +274,7 @@ describe('amp-bridge', () => {
       { kind: 'chunk', t: 8, channel: 0, id: 7, mode: 'IC', offset: 0, total: 2 },
       { kind: 'run', channel: 0, id: 7 },
       { kind: 'offset', channel: 1, mV: null },
+      { kind: 'abort', t: 11, channel: 0 },
     ]);
     const chunk = d.commands[7] as Extract<(typeof d.commands)[number], { kind: 'chunk' }>;
     expect([...chunk.samples]).toEqual([Math.fround(1e-10), Math.fround(-2e-10)]);
@@ -284,6 +286,7 @@ describe('amp-bridge', () => {
     ['a holding that is not a number', ascii(2, 'holding(0,abc)\n'), /expects holding/],
     ['a channel the bridge does not have', ascii(2, 'holding(2,0)\n'), /no channel "2"/],
     ['an unknown command', ascii(2, 'fire(0)\n'), /unknown command fire/],
+    ['an abort with a stimulus id', ascii(2, 'abort(0,7)\n'), /expects abort\(ch\)/],
     ['a line that is not name(args)', ascii(2, 'holding 0 -70\n'), /not name/],
   ])('refuses %s', (_what, chunk, message) => {
     const d = decodeAmpBridge('amp', [ascii(1, 'mode(0,VC)\n'), chunk, ascii(3, 'holding(0,0)\n')], 2);

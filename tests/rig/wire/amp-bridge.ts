@@ -144,6 +144,10 @@ export function decodeAmpBridge(device: string, input: readonly WireChunk[], cha
         commands.push({ kind: 'run', t, channel: ch, id, wire: text });
         break;
       }
+      case 'abort':
+        if (!count(1)) return fail('expects abort(ch)');
+        commands.push({ kind: 'abort', t, channel: ch, wire: text });
+        break;
       case 'status':
       case 'resend':
         if (!count(name === 'status' ? 1 : 2) || (name === 'resend' && num(1) === null)) return fail(`wrong arguments for ${name}`);

@@ -67,4 +67,6 @@ export type AmpCommand =
   /** a stimulus chunk frame: samples in SI (V for VC, A for IC/I0) */
   | { kind: 'chunk'; t: number; channel: number; id: number; mode: ClampMode; offset: number; total: number; samples: Float32Array; wire: string }
   | { kind: 'run'; t: number; channel: number; id: number; wire: string }
+  /** stop the stimulus being played on a channel (PROTOCOL.md §4) */
+  | { kind: 'abort'; t: number; channel: number; wire: string }
   | { kind: 'query'; t: number; channel: number | null; wire: string };
