@@ -59,9 +59,13 @@ export interface PipetteOps {
   follow(legs: Waypoint[], options: { gated: boolean; signal?: AbortSignal }): Promise<Vec3>;
   /** urgent stop of any motion (does not throw) */
   stopMotion(): Promise<void>;
-  /** line pressure: 0 → atmosphere, else regulator at mbar (setpoint first, valve after the settle delay) */
-  pressure(mbar: number): Promise<void>;
-  /** valve to atmosphere at once (also ends a pulse in progress) */
+  /**
+   * line pressure: 0 → atmosphere, else regulator at mbar (setpoint first, valve
+   * after the settle delay). A vent while it waits, or `signal` aborting, keeps
+   * the valve shut (an aborted signal rejects with an AbortError).
+   */
+  pressure(mbar: number, signal?: AbortSignal): Promise<void>;
+  /** valve to atmosphere at once (also ends a pulse in progress, and any regulator switch still settling) */
   atmosphere(): Promise<void>;
   pulse(mbar: number, ms: number): Promise<void>;
   voltageClamp(holding_mV: number): Promise<void>;
@@ -153,21 +157,42 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     }
   };
 
-  const applyPressure = async (mbar: number): Promise<void> => {
+  /**
+   * Bumped by every vent. A regulator switch waiting out its settle delay
+   * re-checks it before opening the valve: a vent (atmosphere, safe state)
+   * that came meanwhile wins, and the line stays at atmosphere.
+   */
+  let pressureGeneration = 0;
+
+  const vent = async (): Promise<void> => {
+    pressureGeneration++;
+    await pch.setSource('atmosphere');
+    pressureState = { mbar: 0, source: 'atmosphere' };
+    emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+  };
+
+  const applyPressure = async (mbar: number, signal?: AbortSignal): Promise<void> => {
     checkPressure(pch.limits === undefined ? 'pressure' : `pressure ch${pch.channel}`, 'set pressure', mbar, pch.limits);
-    if (mbar === 0) {
-      await pch.setSource('atmosphere');
-      pressureState = { mbar: 0, source: 'atmosphere' };
-    } else {
-      await pch.setPressure(mbar);
-      if (pch.commanded.source !== 'regulator') {
-        // Setpoint first, valve after the regulator has settled: opening onto an
-        // unsettled regulator gives the tip a pressure transient.
-        await sleep(clock, options.valveSettleMs);
-        await pch.setSource('regulator');
-      }
-      pressureState = { mbar, source: 'regulator' };
+    if (mbar === 0) return vent();
+    const generation = pressureGeneration;
+    /** a vent or an abort came while this request was on its way: it must not open the valve */
+    const superseded = (): boolean => {
+      if (signal?.aborted) throw new Aborted(signal.reason);
+      return generation !== pressureGeneration;
+    };
+    if (superseded()) return;
+    await pch.setPressure(mbar);
+    if (superseded()) return;
+    if (pch.commanded.source !== 'regulator') {
+      // Setpoint first, valve after the regulator has settled: opening onto an
+      // unsettled regulator gives the tip a pressure transient.
+      await sleep(clock, options.valveSettleMs, signal);
+      if (superseded()) return;
+      await pch.setSource('regulator');
+      // A vent sent while the switch was on the wire went out after it: the line is at atmosphere.
+      if (superseded()) return;
     }
+    pressureState = { mbar, source: 'regulator' };
     emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState.mbar, source: pressureState.source });
   };
 
@@ -204,17 +229,15 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     async stopMotion() {
       await manipulator.stop().catch(() => {});
     },
-    async pressure(mbar) {
+    async pressure(mbar, signal) {
       desiredPressure = mbar;
       if (overrides.pressureMbar !== null) return;
-      await applyPressure(mbar);
+      await applyPressure(mbar, signal);
     },
     async atmosphere() {
       desiredPressure = 0;
       if (overrides.pressureMbar !== null) return;
-      await pch.setSource('atmosphere');
-      pressureState = { mbar: 0, source: 'atmosphere' };
-      emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+      await vent();
     },
     async pulse(mbar, ms) {
       checkPressure(`pressure ch${pch.channel}`, 'pulse', mbar, pch.limits);
@@ -278,9 +301,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       overrides.pressureMbar = null;
       await attempt('pressure to atmosphere', async () => {
         desiredPressure = 0;
-        await pch.setSource('atmosphere');
-        pressureState = { mbar: 0, source: 'atmosphere' };
-        emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+        await vent();
       });
       await attempt('amplifier to VC 0 mV', async () => {
         overrides.holdingMv = null;

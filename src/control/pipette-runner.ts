@@ -138,16 +138,16 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     async prepareCheck(target, signal) {
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
       await ops.follow(goToStart(await here(), startPoint(target), geometry, speeds), { gated: true, signal });
-      await ops.pressure(preset.pipette_check.pressure_mbar);
+      await ops.pressure(preset.pipette_check.pressure_mbar, signal);
       await ops.voltageClamp(0);
       await ops.testPulse({ ...preset.test_pulse });
       await ops.autoOffset();
     },
     async descend(target, signal) {
-      await ops.pressure(preset.descent.high_pressure_mbar);
+      await ops.pressure(preset.descent.high_pressure_mbar, signal);
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.descent.speed_tissue_um_per_s };
       await ops.follow(descentLegs(await here(), regionEnd(target), geometry, speeds), { gated: true, signal });
-      await ops.pressure(preset.descent.low_pressure_mbar);
+      await ops.pressure(preset.descent.low_pressure_mbar, signal);
     },
     async hunt(target, signal) {
       const h = preset.hunt;
@@ -211,7 +211,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
     async retract(signal) {
       const r = preset.retract;
-      await ops.pressure(r.pressure_mbar);
+      await ops.pressure(r.pressure_mbar, signal);
       const pos = await here();
       const speeds = { bath: r.speed_bath_um_per_s, tissue: r.speed_tissue_um_per_s };
       const legs = pos[2] > 0 ? [{ to: alongAxis(pos, geometry.axis, -r.withdraw_um), speed: r.speed_tissue_um_per_s, label: 'withdraw from the cell' }] : [];
@@ -232,7 +232,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
         await ops.follow(wellLegs(await here(), inside(wells.detergent), geometry, speeds), { gated: true, signal });
         for (let i = 0; i < c.cycles; i++) {
           for (const step of c.detergent) {
-            await ops.pressure(step.mbar);
+            await ops.pressure(step.mbar, signal);
             await sleep(clock, step.ms, signal);
           }
         }
@@ -244,7 +244,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       try {
         await ops.follow(wellLegs(await here(), inside(wells.rinse), geometry, speeds), { gated: true, signal });
         for (const step of c.rinse) {
-          await ops.pressure(step.mbar);
+          await ops.pressure(step.mbar, signal);
           await sleep(clock, step.ms, signal);
         }
         await ops.atmosphere();
