@@ -19,14 +19,16 @@ export interface CoordinatorOptions {
   pipettes: Array<{ id: string; axis: Vec3; shaftLengthUm: number }>;
   clearanceUm: number;
   pauseOthersWhileSealing: boolean;
-  /** give up waiting for a blocked path after this long, ms */
-  pathWaitMs?: number;
+  /** give up waiting for a blocked path after this long, ms (coordination.path_wait_s) */
+  pathWaitMs: number;
 }
 
 export interface Coordinator extends MotionCoordinator {
   setPaused(paused: boolean): void;
   setSealing(pipetteId: string, on: boolean): void;
   readonly sealing: ReadonlySet<string>;
+  /** called whenever this pipette's gate opens or closes; returns unsubscribe */
+  onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
   /** close every gate for good (emergency stop) */
   closeAll(): void;
   /** resolves when no other pipette is sealing (sealed ones wait for partners) */
@@ -55,6 +57,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const reservations = new Map<string, Reservation>();
   const sealing = new Set<string>();
   const gateListeners = new Map<string, Set<() => void>>();
+  const changeListeners = new Map<string, Set<(open: boolean) => void>>();
   let paused = false;
   let closedForGood = false;
   const waiters = new Set<() => void>();
@@ -95,7 +98,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
 
   const notifyGateChanges = (before: Map<string, boolean>): void => {
     for (const [id, wasOpen] of before) {
-      if (wasOpen && !gateOpen(id)) for (const l of [...(gateListeners.get(id) ?? [])]) l();
+      const open = gateOpen(id);
+      if (wasOpen && !open) for (const l of [...(gateListeners.get(id) ?? [])]) l();
+      if (wasOpen !== open) for (const l of [...(changeListeners.get(id) ?? [])]) l(open);
     }
     wake();
   };
@@ -139,6 +144,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       set.add(listener);
       return () => set!.delete(listener);
     },
+    onGateChange(id, listener) {
+      let set = changeListeners.get(id);
+      if (!set) changeListeners.set(id, (set = new Set()));
+      set.add(listener);
+      return () => set!.delete(listener);
+    },
     async reservePath(id, from, to, signal) {
       let blocker: string | null = null;
       const ok = await waitUntil(
@@ -148,10 +159,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           return blocker === null;
         },
         signal,
-        options.pathWaitMs ?? 120_000,
+        options.pathWaitMs,
       );
       if (!ok) {
-        throw new DeviceError('limit', `pipette ${id}`, 'move', `path blocked by pipette ${blocker ?? '?'} for ${(options.pathWaitMs ?? 120_000) / 1000} s (clearance ${options.clearanceUm} µm)`);
+        throw new DeviceError('limit', `pipette ${id}`, 'move', `path blocked by pipette ${blocker ?? '?'} for ${(options.pathWaitMs) / 1000} s (clearance ${options.clearanceUm} µm)`);
       }
       reservations.set(id, { from, to });
       return () => {

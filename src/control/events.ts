@@ -20,6 +20,7 @@ export const PIPETTE_STATES = [
   'retract',
   'clean',
   'safe',
+  'lost',
   'broken',
   'fouled',
   'needsPipette',

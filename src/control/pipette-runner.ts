@@ -19,7 +19,7 @@ import { createPipetteMachine, faultReason, type MachineServices, type PipetteCo
 import { isAbort, type PipetteOps } from './pipette-ops.ts';
 import { alongAxis, alongAxisToZ, descentLegs, goToStart, pastTarget, retractLegs, startPointFor, wellLegs, leaveWellLegs } from './paths.ts';
 import { distance, type Vec3 } from '../geometry.ts';
-import { createSignalConditioner, type Signals } from './signals.ts';
+import { createSignalConditioner, testPulseOptions, type Signals } from './signals.ts';
 import type { Region } from '../sim/types.ts';
 
 export interface Recorder {
@@ -31,6 +31,9 @@ export interface RunnerCoordination {
   /** the next target for this pipette, or null when the session is finishing */
   nextTarget(pipetteId: string): Promise<Target | null>;
   sealing(pipetteId: string, on: boolean): void;
+  gateOpen(pipetteId: string): boolean;
+  /** the gate of this pipette opened or closed; returns unsubscribe */
+  onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
   waitForBreakInPartners(pipetteId: string, signal: AbortSignal): Promise<void>;
   acquire(resource: string, pipetteId: string, signal?: AbortSignal): Promise<() => void>;
 }
@@ -90,6 +93,7 @@ const HISTORY_POINTS = 600;
 export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunner {
   const { pipetteId, preset, clock, hw, ops, coordination, emit } = options;
   const conditioner = createSignalConditioner(preset);
+  const analysisOptions = testPulseOptions(preset);
   const geometry = ops.geometry;
   const storeEvery = options.tpSweepStoreEveryMs ?? 1000;
 
@@ -135,6 +139,9 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       else conditioner.resetSeal();
     },
     lastSignals: () => conditioner.last,
+    holdBaseline: (on) => (on ? conditioner.freezeBaseline() : conditioner.resumeBaseline()),
+    now: () => clock.now(),
+    gateOpen: () => coordination.gateOpen(pipetteId),
     async prepareCheck(target, signal) {
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
       await ops.follow(goToStart(await here(), startPoint(target), geometry, speeds), { gated: true, signal });
@@ -198,7 +205,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       await hw.amplifier.setMode('I0');
       await sleep(clock, preset.record.i0_settle_ms, signal);
       const fs = preset.test_pulse.sample_rate_kHz * 1000;
-      const n = Math.round(fs * 0.2);
+      const n = Math.round((fs * preset.whole_cell.vrest_window_ms) / 1000);
       const sweep = await hw.amplifier.runStimulus({ name: 'vrest', mode: 'I0', sampleRateHz: fs, samples: new Float32Array(n) });
       let sum = 0;
       for (let i = 0; i < sweep.response.length; i++) sum += sweep.response[i];
@@ -380,7 +387,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (sweep.kind !== 'testpulse' || sweep.mode !== 'VC' || shuttingDown) return;
     let reading: TestPulseReading;
     try {
-      reading = analyzeTestPulse(sweep);
+      reading = analyzeTestPulse(sweep, analysisOptions);
     } catch (e) {
       emit({ type: 'log', level: 'warn', pipetteId, message: `test pulse not analysable: ${(e as Error).message}` });
       return;
@@ -400,6 +407,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (!finished) actor.send({ type: 'TP', s });
   };
   const offSweep = hw.amplifier.onSweep(onSweep);
+  const offGate = coordination.onGateChange(pipetteId, (open) => deliver({ type: open ? 'GATE_OPENED' : 'GATE_CLOSED' }));
 
   return {
     pipetteId,
@@ -426,7 +434,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
     get health() {
       if (state === 'safe' || state === 'broken' || state === 'needsPipette') return 'failed';
-      if (state === 'fouled' || (lastReading !== null && state === 'wholeCell' && (lastReading.ra ?? 0) > preset.whole_cell.ra_max_MOhm * 1e6)) return 'warning';
+      if (state === 'fouled' || state === 'lost' || (lastReading !== null && state === 'wholeCell' && (lastReading.ra ?? 0) > preset.whole_cell.ra_max_MOhm * 1e6)) return 'warning';
       return 'ok';
     },
     get history() {
@@ -454,6 +462,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       if (shuttingDown) return;
       shuttingDown = true;
       offSweep();
+      offGate();
       const wasActive = !finished && state !== 'safe';
       actor.stop();
       finished = true;

@@ -116,6 +116,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     pipettes: rig.pipettes.map((p) => ({ id: p.id, axis: geometryFor(p.mount, rig.standoffZ, rig.travelZ).axis, shaftLengthUm: p.shaftLengthUm })),
     clearanceUm: preset.coordination.clearance_um,
     pauseOthersWhileSealing: preset.coordination.pause_others_while_sealing,
+    pathWaitMs: preset.coordination.path_wait_s * 1000,
   });
 
   const opsById = new Map<string, PipetteOps>();
@@ -164,6 +165,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       coordination: {
         nextTarget,
         sealing: (id, on) => coordinator.setSealing(id, on),
+        gateOpen: (id) => coordinator.gateOpen(id),
+        onGateChange: (id, listener) => coordinator.onGateChange(id, listener),
         waitForBreakInPartners: (id, signal) => coordinator.waitForNoOtherSealing(id, signal),
         acquire: (resource, id, signal) => coordinator.acquire(resource, id, signal),
       },
