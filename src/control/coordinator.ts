@@ -29,6 +29,12 @@ export interface Coordinator extends MotionCoordinator {
   readonly sealing: ReadonlySet<string>;
   /** called whenever this pipette's gate opens or closes; returns unsubscribe */
   onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
+  /**
+   * Drop everything a pipette holds here — its sealing flag, path reservation,
+   * resource locks (handed to the next in line) and places in lock queues — for
+   * a pipette whose machine is gone (crashed or stopped) and cannot release them.
+   */
+  forget(pipetteId: string): void;
   /** close every gate for good (emergency stop) */
   closeAll(): void;
   /** resolves when no other pipette is sealing (sealed ones wait for partners) */
@@ -61,7 +67,18 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   let paused = false;
   let closedForGood = false;
   const waiters = new Set<() => void>();
-  const locks = new Map<string, { holder: string | null; queue: Array<{ id: string; grant: () => void }> }>();
+  /** one request for a lock: the holder is the granted entry itself, so a stale release cannot free a later grant */
+  interface LockEntry {
+    id: string;
+    grant: () => void;
+  }
+  const locks = new Map<string, { holder: LockEntry | null; queue: LockEntry[] }>();
+  /** hands a lock to the next in line (FIFO) */
+  const passOn = (l: { holder: LockEntry | null; queue: LockEntry[] }): void => {
+    const next = l.queue.shift() ?? null;
+    l.holder = next;
+    next?.grant();
+  };
 
   const gateOpen = (id: string): boolean =>
     !closedForGood && !paused && !(options.pauseOthersWhileSealing && [...sealing].some((s) => s !== id));
@@ -174,11 +191,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       let lock = locks.get(resource);
       if (!lock) locks.set(resource, (lock = { holder: null, queue: [] }));
       const l = lock;
+      const entry: LockEntry = { id, grant: () => {} };
       if (l.holder === null) {
-        l.holder = id;
+        l.holder = entry;
       } else {
         await new Promise<void>((resolve, reject) => {
-          const entry = { id, grant: () => resolve() };
+          entry.grant = resolve;
           l.queue.push(entry);
           signal?.addEventListener(
             'abort',
@@ -193,13 +211,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           );
         });
       }
-      let released = false;
       return () => {
-        if (released) return;
-        released = true;
-        const next = l.queue.shift();
-        l.holder = next ? next.id : null;
-        next?.grant();
+        if (l.holder === entry) passOn(l);
       };
     },
     reportPosition(id, world) {
@@ -215,6 +228,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       const before = snapshotGates();
       if (on) sealing.add(id);
       else sealing.delete(id);
+      notifyGateChanges(before);
+    },
+    forget(id) {
+      const before = snapshotGates();
+      sealing.delete(id);
+      reservations.delete(id);
+      for (const l of locks.values()) {
+        l.queue = l.queue.filter((q) => q.id !== id);
+        if (l.holder?.id === id) passOn(l);
+      }
       notifyGateChanges(before);
     },
     closeAll() {

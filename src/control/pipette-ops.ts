@@ -85,6 +85,8 @@ export interface PipetteOps {
   readonly holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null;
   /** stop, atmosphere, VC at 0 mV, retract along the axis out of tissue or a well */
   safeState(reason: string, options?: { retract?: boolean }): Promise<SafeStateResult>;
+  /** emergency stop: from now on every move is refused (a safe state still running stops short of retracting) */
+  halt(): void;
 }
 
 class Aborted extends Error {
@@ -123,9 +125,12 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     return target;
   };
 
+  let halted = false;
+
   const moveLeg = async (leg: Waypoint, gated: boolean, signal?: AbortSignal): Promise<Vec3> => {
     const target = checkLeg(leg);
     for (;;) {
+      if (halted) throw new DeviceError('interrupted', `pipette ${pipetteId}`, `move (${leg.label})`, 'emergency stop: no motion');
       if (signal?.aborted) throw new Aborted(signal.reason);
       if (gated) await coordinator.waitForGate(pipetteId, signal);
       const from = position ?? (await readPosition());
@@ -285,6 +290,9 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       }
       overrides.holdingMv = mV;
       await applyHolding(mV ?? desiredHolding);
+    },
+    halt() {
+      halted = true;
     },
     async safeState(reason, { retract = true } = {}) {
       const errors: string[] = [];

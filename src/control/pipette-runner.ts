@@ -36,6 +36,8 @@ export interface RunnerCoordination {
   onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
   waitForBreakInPartners(pipetteId: string, signal: AbortSignal): Promise<void>;
   acquire(resource: string, pipetteId: string, signal?: AbortSignal): Promise<() => void>;
+  /** this pipette's machine is gone: drop its sealing flag, path reservation and locks */
+  release(pipetteId: string): void;
 }
 
 export interface CleaningStation {
@@ -293,8 +295,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
   };
 
-  const toRecord = (c: PipetteContext, finalState: PipetteStateName): AttemptRecord => {
-    const f = c.facts;
+  const toRecord = (c: PipetteContext, finalState: PipetteStateName, abandoned?: { reason: string; in: PipetteStateName }): AttemptRecord => {
+    const f = abandoned ? { ...c.facts, failureReason: c.facts.failureReason ?? abandoned.reason, failedIn: c.facts.failedIn ?? abandoned.in } : c.facts;
     const recorded = f.failureReason === null && f.stage === 'recorded';
     return {
       attemptId: attemptId!,
@@ -344,11 +346,42 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (actor.getSnapshot().status === 'active') actor.send(event);
   }
 
+  /** the machine's last context, for the record of an attempt it can no longer end itself */
+  let lastContext: PipetteContext | null = null;
+
+  /**
+   * The machine is gone (stopped for an emergency stop, or crashed): do what its
+   * exits would have done — safe state, coordination released — and close the
+   * books, so the attempt has its record and the session can end.
+   */
+  const abandon = async (why: string, o: { secure: boolean; retract: boolean }): Promise<void> => {
+    shuttingDown = true;
+    offSweep();
+    offGate();
+    coordination.release(pipetteId);
+    const from = state;
+    if (attemptId) noteDuration();
+    if (o.secure) {
+      state = 'safe';
+      stateSince = clock.now();
+      reason = why;
+      emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
+      await ops.safeState(why, { retract: o.retract });
+    }
+    if (attemptId && lastContext) {
+      noteDuration();
+      emit({ type: 'attempt.ended', record: toRecord(lastContext, 'safe', { reason: why, in: from }) });
+      attemptId = null;
+    }
+    finished = true;
+  };
+
   actor.subscribe({
     next(snapshot) {
       const value = snapshot.value;
       const top = (typeof value === 'string' ? value : Object.keys(value)[0]) as PipetteStateName;
       const ctx = snapshot.context;
+      lastContext = ctx;
       if (top !== state) {
         const from = state;
         if (attemptId) noteDuration();
@@ -373,13 +406,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       }
     },
     error(err) {
-      // The actor is dead after an error: secure the hardware ourselves.
+      // The actor is dead after an error: secure the hardware ourselves, release what
+      // it held (others would wait on its sealing flag or locks forever), end its attempt.
       const message = err instanceof Error ? err.message : String(err);
       emit({ type: 'fault', pipetteId, device: 'controller', kind: 'crash', message });
-      state = 'safe';
-      stateSince = clock.now();
-      reason = `controller error: ${message}`;
-      void ops.safeState(reason).then(() => emit({ type: 'pipette.state', pipetteId, attemptId, from: 'safe', to: 'safe', reason }));
+      void abandon(`controller error: ${message}`, { secure: true, retract: true }).then(() => options.onDone?.());
     },
   });
 
@@ -460,21 +491,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
     async shutdown(why, { retract = true } = {}) {
       if (shuttingDown) return;
-      shuttingDown = true;
-      offSweep();
-      offGate();
+      // An emergency stop also halts a safe state already running (no retraction).
+      if (!retract) ops.halt();
       const wasActive = !finished && state !== 'safe';
       actor.stop();
-      finished = true;
-      if (wasActive) {
-        const from = state;
-        state = 'safe';
-        stateSince = clock.now();
-        reason = why;
-        emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
-        const result = await ops.safeState(why, { retract });
-        if (!result.complete) emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${result.errors.join('; ')}` });
-      }
+      await abandon(why, { secure: wasActive, retract });
     },
   };
 }

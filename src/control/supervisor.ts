@@ -169,6 +169,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         onGateChange: (id, listener) => coordinator.onGateChange(id, listener),
         waitForBreakInPartners: (id, signal) => coordinator.waitForNoOtherSealing(id, signal),
         acquire: (resource, id, signal) => coordinator.acquire(resource, id, signal),
+        release: (id) => coordinator.forget(id),
       },
       newAttemptId: () => `${sessionId}-${p.id}-${String(++attemptCounter).padStart(4, '0')}`,
       onDone: () => checkAllDone(),
