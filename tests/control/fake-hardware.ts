@@ -44,7 +44,13 @@ export interface FakeManipulator extends Manipulator {
   failNext(method: 'moveTo' | 'stop' | 'position'): void;
 }
 
-export function fakeManipulator(clock: Clock, start: Vec3 = [0, 0, 0], limits = { min: [-1e6, -1e6, -1e6] as Vec3, max: [1e6, 1e6, 1e6] as Vec3, maxSpeed: 5000 }): FakeManipulator {
+export function fakeManipulator(
+  clock: Clock,
+  start: Vec3 = [0, 0, 0],
+  limits = { min: [-1e6, -1e6, -1e6] as Vec3, max: [1e6, 1e6, 1e6] as Vec3, maxSpeed: 5000 },
+  /** the stage moves at this fraction of the commanded speed (a slow one, for timing tests) */
+  speedFactor = 1,
+): FakeManipulator {
   let from: Vec3 = start;
   let to: Vec3 = start;
   let t0 = 0;
@@ -89,7 +95,7 @@ export function fakeManipulator(clock: Clock, start: Vec3 = [0, 0, 0], limits = 
         from = here;
         to = target;
         t0 = clock.now();
-        t1 = t0 + (d / speed) * 1000;
+        t1 = t0 + (d / (speed * speedFactor)) * 1000;
         const timer = clock.setTimeout(() => {
           pending = null;
           resolve(target);
@@ -231,6 +237,6 @@ export interface FakeHardware extends PipetteHardware {
   readonly amplifier: FakeAmplifier;
 }
 
-export function fakeHardware(clock: Clock, pipetteId = 'p1', start: Vec3 = [0, 0, 0]): FakeHardware {
-  return { pipetteId, manipulator: fakeManipulator(clock, start), pressure: fakePressure(clock), amplifier: fakeAmplifier(clock) };
+export function fakeHardware(clock: Clock, pipetteId = 'p1', start: Vec3 = [0, 0, 0], speedFactor = 1): FakeHardware {
+  return { pipetteId, manipulator: fakeManipulator(clock, start, undefined, speedFactor), pressure: fakePressure(clock), amplifier: fakeAmplifier(clock) };
 }
