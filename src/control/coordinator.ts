@@ -6,12 +6,14 @@
  *    stopped when their gate closes and resume when it reopens;
  *  - path reservations: a move may start only if, all along it, this
  *    pipette's shaft stays `clearance` away from every other pipette's shaft
- *    (where it is, and where its own reserved move goes);
+ *    (where it is, and anywhere along its own reserved move) — checked
+ *    exactly on the regions the shafts sweep (clearance.ts), not sampled;
  *  - FIFO locks for shared resources (cleaning wells).
  */
 import type { Clock } from '../clock/clock.ts';
 import { DeviceError } from '../../drivers/errors.ts';
-import { add, distance, scale, segmentDistance, shaft, sub, type Vec3 } from '../geometry.ts';
+import type { Vec3 } from '../geometry.ts';
+import { parallelogramDistance, stillShaft, sweptShaft, type Parallelogram } from './clearance.ts';
 import type { MotionCoordinator } from './pipette-ops.ts';
 
 export interface CoordinatorOptions {
@@ -44,16 +46,6 @@ export interface Coordinator extends MotionCoordinator {
 interface Reservation {
   from: Vec3;
   to: Vec3;
-}
-
-const SAMPLE_STEP_UM = 100;
-
-function samples(from: Vec3, to: Vec3): Vec3[] {
-  const n = Math.max(1, Math.ceil(distance(from, to) / SAMPLE_STEP_UM));
-  const out: Vec3[] = [];
-  const d = sub(to, from);
-  for (let i = 0; i <= n; i++) out.push(add(from, scale(d, i / n)));
-  return out;
 }
 
 export function createCoordinator(options: CoordinatorOptions): Coordinator {
@@ -123,26 +115,22 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   };
   const snapshotGates = (): Map<string, boolean> => new Map([...info.keys()].map((id) => [id, gateOpen(id)]));
 
-  /** Shaft of `id` with its tip at p. */
-  const shaftAt = (id: string, p: Vec3): [Vec3, Vec3] => {
+  /** Region the shaft of `id` sweeps while its tip goes from → to. */
+  const swept = (id: string, from: Vec3, to: Vec3): Parallelogram => {
     const i = info.get(id)!;
-    return shaft(p, i.axis, i.shaftLengthUm);
+    return sweptShaft(from, to, i.axis, i.shaftLengthUm);
   };
 
   const conflicts = (id: string, from: Vec3, to: Vec3): string | null => {
-    const mine = samples(from, to).map((p) => shaftAt(id, p));
-    for (const [other] of info) {
+    const mine = swept(id, from, to);
+    for (const [other, i] of info) {
       if (other === id) continue;
-      const theirs: Array<[Vec3, Vec3]> = [];
+      const theirs: Parallelogram[] = [];
       const pos = positions.get(other);
-      if (pos) theirs.push(shaftAt(other, pos));
+      if (pos) theirs.push(stillShaft(pos, i.axis, i.shaftLengthUm));
       const res = reservations.get(other);
-      if (res) for (const p of samples(res.from, res.to)) theirs.push(shaftAt(other, p));
-      for (const a of mine) {
-        for (const b of theirs) {
-          if (segmentDistance(a[0], a[1], b[0], b[1]) < options.clearanceUm) return other;
-        }
-      }
+      if (res) theirs.push(swept(other, res.from, res.to));
+      for (const region of theirs) if (parallelogramDistance(mine, region) < options.clearanceUm) return other;
     }
     return null;
   };
