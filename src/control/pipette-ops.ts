@@ -42,6 +42,8 @@ export interface PipetteOpsOptions {
   valveSettleMs: number;
   /** speeds for the safe-state retraction, µm/s */
   safeSpeeds: { tissue: number; bath: number };
+  /** the amplifier's voltage-clamp envelope: holding + test-pulse step must stay within ±this, mV */
+  maxCommand_mV: number;
 }
 
 export interface SafeStateResult {
@@ -106,6 +108,8 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
   let position: Vec3 | null = null;
   let desiredPressure = 0;
   let desiredHolding = 0;
+  /** the test-pulse step riding on the holding, mV */
+  let step_mV = 0;
   let pressureState: { mbar: number; source: 'regulator' | 'atmosphere' } | null = null;
   let holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null = null;
   const overrides = { pressureMbar: null as number | null, holdingMv: null as number | null };
@@ -262,6 +266,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       await applyHolding(mV);
     },
     async testPulse(s) {
+      step_mV = s.amplitude_mV;
       await amplifier.setTestPulse({
         enabled: true,
         amplitude: s.amplitude_mV / 1000,
@@ -285,8 +290,9 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       await applyPressure(mbar ?? desiredPressure);
     },
     async overrideHolding(mV) {
-      if (mV !== null && (!Number.isFinite(mV) || Math.abs(mV) > 200)) {
-        throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±200 mV`);
+      if (mV !== null && (!Number.isFinite(mV) || Math.abs(mV) + Math.abs(step_mV) > options.maxCommand_mV)) {
+        const room = options.maxCommand_mV - Math.abs(step_mV);
+        throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±${room} mV (the amplifier takes ±${options.maxCommand_mV} mV, the test pulse adds ${step_mV} mV)`);
       }
       overrides.holdingMv = mV;
       await applyHolding(mV ?? desiredHolding);

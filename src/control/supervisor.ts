@@ -30,6 +30,8 @@ export interface RigPipette {
   home: Vec3;
   shaftLengthUm: number;
   wells: CleaningStation | null;
+  /** largest voltage-clamp command (holding + step) its amplifier channel takes, mV */
+  maxCommand_mV: number;
 }
 
 export interface RigSetup {
@@ -174,6 +176,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       coordinator,
       emit,
       valveSettleMs: rig.valveSettleMs,
+      maxCommand_mV: p.maxCommand_mV,
       safeSpeeds: { tissue: preset.retract.speed_tissue_um_per_s, bath: preset.retract.speed_bath_um_per_s },
     });
     opsById.set(p.id, ops);

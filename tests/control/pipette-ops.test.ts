@@ -29,6 +29,7 @@ function setup(start: Vec3 = [0, 0, -300]) {
     emit: (e) => events.push(e),
     valveSettleMs: SETTLE_MS,
     safeSpeeds: { tissue: 25, bath: 100 },
+    maxCommand_mV: 200,
   });
   return { clock, hw, ops, events, geometry };
 }
@@ -141,5 +142,43 @@ describe('the safe state', () => {
     expect(r.errors[0]).toMatch(/^stop motion: /);
     expect(hw.pressure.sourceAt(clock.now())).toBe('atmosphere');
     expect(hw.amplifier.holdingValue).toBe(0);
+  });
+});
+
+describe('operator overrides', () => {
+  it('a holding override must leave room for the test pulse inside the amplifier\'s envelope (from the rig, not a constant)', async () => {
+    const { clock, hw, ops } = setup();
+    void ops.testPulse({ amplitude_mV: 10, width_ms: 10, rate_Hz: 30, sample_rate_kHz: 50 });
+    await clock.runFor(10);
+    const ok = ops.overrideHolding(-190);
+    await clock.runFor(10);
+    await ok;
+    expect(hw.amplifier.holdingValue).toBeCloseTo(-0.19, 12);
+    await expect(ops.overrideHolding(-195)).rejects.toThrow(/-195 mV is outside ±190 mV \(the amplifier takes ±200 mV, the test pulse adds 10 mV\)/);
+    await expect(ops.overrideHolding(Number.NaN)).rejects.toThrow(/holding override/);
+    expect(ops.overrides.holdingMv).toBe(-190);
+    // automation's requests are remembered, and come back when the override is released
+    void ops.holding(-70);
+    await clock.runFor(10);
+    expect(hw.amplifier.holdingValue).toBeCloseTo(-0.19, 12);
+    void ops.overrideHolding(null);
+    await clock.runFor(10);
+    expect(hw.amplifier.holdingValue).toBeCloseTo(-0.07, 12);
+  });
+
+  it('a pressure override is checked against the channel limits and outranked only by the safe state', async () => {
+    const { clock, hw, ops } = setup();
+    await expect(ops.overridePressure(-700)).rejects.toThrow(/limit|outside/);
+    void ops.overridePressure(40);
+    await clock.runFor(1000);
+    void ops.pressure(-30); // automation asks for suction: remembered, not applied
+    void ops.atmosphere();
+    await clock.runFor(1000);
+    expect(hw.pressure.sourceAt(clock.now())).toBe('regulator');
+    expect(hw.pressure.commanded.setpoint).toBe(40);
+    const safe = ops.safeState('test', { retract: false });
+    await clock.runUntilSettled(safe, 10_000);
+    expect(ops.overrides.pressureMbar).toBeNull();
+    expect(hw.pressure.sourceAt(clock.now())).toBe('atmosphere');
   });
 });

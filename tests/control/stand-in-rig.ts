@@ -53,7 +53,7 @@ export function standInRig(options: {
     const home = alongAxisToZ(region, pipetteAxis(mount), standoffZ);
     const h = fakeHardware(clock, id, toManipulator(mount, home), options.slow?.[id] ?? 1);
     hw.set(id, h);
-    return { id, hw: h, mount, region, home, shaftLengthUm: 3000, wells: null };
+    return { id, hw: h, mount, region, home, shaftLengthUm: 3000, wells: null, maxCommand_mV: 1000 };
   });
   const supervisor = createSupervisor({
     clock,
