@@ -10,7 +10,7 @@ import { cellFeatures, type LongSquareSweep } from '../src/analysis/efeatures/ce
 import { createEma, createSlope } from '../src/analysis/filters.ts';
 import { passiveSweep, spikeTrain, vcPulse } from '../tests/analysis/synth.ts';
 import { oneCell, pulseIn, sealCell, touch } from '../tests/sim/helpers.ts';
-import { planTestPulse, stepCommand } from '../drivers/amplifiers/amp-bridge/waveforms.ts';
+import { physicsSweep } from '../tests/analysis/physics-sweep.ts';
 import type { Sweep } from '../drivers/types.ts';
 import { loadPreset } from '../src/protocol/load.ts';
 import type { AutopatchPreset } from '../src/protocol/types.ts';
@@ -38,29 +38,14 @@ function time(fn: () => void, minMs = 500): number {
   return (c.user + c.system) / n;
 }
 
-/** One test-pulse sweep from the physics model (src/sim): a cell the model itself drove into whole cell. */
-function physicsSweep(preset: AutopatchPreset, seed: number): Sweep {
+/** A test-pulse sweep from the physics model (src/sim): a cell the model itself drove into whole cell. */
+function wholeCellSweep(preset: AutopatchPreset, seed: number): Sweep {
   const c = oneCell({ seed, preparation: preset.preparation });
   touch(c);
   sealCell(c);
   pulseIn(c, -300, 500, 5);
   c.p.wait(1000);
-  const tp = preset.test_pulse;
-  const fs = tp.sample_rate_kHz * 1000;
-  const plan = planTestPulse(tp.width_ms, fs, 0.35);
-  const amplitude = tp.amplitude_mV / 1000;
-  return {
-    channel: 0,
-    seq: 0,
-    kind: 'testpulse',
-    mode: 'VC',
-    startTime: c.p.t,
-    sampleRateHz: fs,
-    response: c.p.sim.voltageClamp(c.p.t, fs, stepCommand(plan, -0.07, amplitude)),
-    responseUnit: 'A',
-    holding: -0.07,
-    step: { amplitude, onsetIndex: plan.onset, lengthSamples: plan.stepLength },
-  };
+  return physicsSweep(c, preset);
 }
 
 export async function bench(): Promise<void> {
@@ -74,8 +59,8 @@ export async function bench(): Promise<void> {
   const at = { fs: tpFs, widthMs: tp.width_ms, dv: tp.amplitude_mV / 1000 };
   const noise = 8e-12; // the model's 5 pA at 20 kHz, ∝ √fs
   const sweeps: Record<string, Sweep> = {
-    'physics model: in vivo whole cell (seed 7, τ ≈ 7 ms)': physicsSweep(preset, 7),
-    'physics model: in vivo whole cell (seed 1, τ ≈ 2 ms)': physicsSweep(preset, 1),
+    'physics model: in vivo whole cell (seed 7, τ ≈ 7 ms)': wholeCellSweep(preset, 7),
+    'physics model: in vivo whole cell (seed 1, τ ≈ 2 ms)': wholeCellSweep(preset, 1),
     'whole cell (Ra 60 MΩ, Rm 150 MΩ, Cm 150 pF: τ 6.4 ms)': vcPulse({ ...at, circuit: { kind: 'wholeCell', ra: 60e6, rm: 150e6, cm: 150e-12 }, noise, seed: 20 }),
     'whole cell (Ra 20 MΩ, Cm 100 pF)': vcPulse({ ...at, circuit: { kind: 'wholeCell', ra: 20e6, rm: 300e6, cm: 100e-12 }, noise, seed: 1 }),
     'bath (5 MΩ)': vcPulse({ ...at, circuit: { kind: 'resistor', r: 5e6 }, noise, seed: 1 }),

@@ -15,16 +15,13 @@
  * below.
  */
 import { describe, expect, it } from 'vitest';
-import { planTestPulse, stepCommand } from '../../drivers/amplifiers/amp-bridge/waveforms.ts';
-import type { Sweep } from '../../drivers/types.ts';
 import { analyzeTestPulse } from '../../src/analysis/testpulse.ts';
 import { testPulseOptions } from '../../src/control/signals.ts';
 import { loadPreset } from '../../src/protocol/load.ts';
-import type { AutopatchPreset } from '../../src/protocol/types.ts';
 import type { PipetteTruth } from '../../src/sim/types.ts';
-import { oneCell, pulseIn, sealCell, touch, type OneCell } from '../sim/helpers.ts';
+import { oneCell, pulseIn, sealCell, touch } from '../sim/helpers.ts';
+import { physicsSweep } from './physics-sweep.ts';
 
-const HOLDING_V = -0.07;
 const SEEDS = 20;
 const READINGS = 5;
 
@@ -49,28 +46,6 @@ const TOLERANCES: Record<string, Tolerance> = {
 const par = (a: number, b: number): number => (a * b) / (a + b);
 const rel = (x: number, truth: number): number => Math.abs(x / truth - 1);
 
-/** One test-pulse sweep at the preset's settings, through the model, as the amplifier frames it. */
-function sweepAt(c: OneCell, preset: AutopatchPreset): Sweep {
-  const tp = preset.test_pulse;
-  const fs = tp.sample_rate_kHz * 1000;
-  const plan = planTestPulse(tp.width_ms, fs, 0.35);
-  const amplitude = tp.amplitude_mV / 1000;
-  const response = c.p.sim.voltageClamp(c.p.t, fs, stepCommand(plan, HOLDING_V, amplitude));
-  c.p.wait(1000 / tp.rate_Hz);
-  return {
-    channel: 0,
-    seq: 0,
-    kind: 'testpulse',
-    mode: 'VC',
-    startTime: c.p.t,
-    sampleRateHz: fs,
-    response,
-    responseUnit: 'A',
-    holding: HOLDING_V,
-    step: { amplitude, onsetIndex: plan.onset, lengthSamples: plan.stepLength },
-  };
-}
-
 /** What an ideal analysis of the model's circuit reads. */
 function expected(t: PipetteTruth) {
   const r = t.pipetteResistance + par(t.sealResistance, t.accessResistance + t.membraneResistance);
@@ -88,7 +63,7 @@ describe.each(Object.keys(TOLERANCES))('test-pulse analysis on the physics model
     for (let seed = 1; seed <= 5; seed++) {
       const c = oneCell({ seed, preparation: preset.preparation });
       // per-sweep resistance jitter (20–100 kΩ RMS, more in tissue) is real: compare means of 10 readings
-      const bath = Array.from({ length: 10 }, () => analyzeTestPulse(sweepAt(c, preset), options));
+      const bath = Array.from({ length: 10 }, () => analyzeTestPulse(physicsSweep(c, preset), options));
       const inBath = c.p.sim.truth();
       expect(rel(bath.reduce((sum, a) => sum + a.r, 0) / bath.length, inBath.pipetteResistance + inBath.sealResistance)).toBeLessThan(0.02);
       for (const a of bath) {
@@ -104,7 +79,7 @@ describe.each(Object.keys(TOLERANCES))('test-pulse analysis on the physics model
       const sealed: ReturnType<typeof analyzeTestPulse>[] = [];
       let truthSum = 0;
       for (let k = 0; k < 20; k++) {
-        sealed.push(analyzeTestPulse(sweepAt(c, preset), options));
+        sealed.push(analyzeTestPulse(physicsSweep(c, preset), options));
         const t = c.p.sim.truth();
         truthSum += t.pipetteResistance + t.sealResistance;
       }
@@ -130,7 +105,7 @@ describe.each(Object.keys(TOLERANCES))('test-pulse analysis on the physics model
       c.p.wait(1000);
       const e = expected(c.p.sim.truth());
       for (let k = 0; k < READINGS; k++) {
-        const a = analyzeTestPulse(sweepAt(c, preset), options);
+        const a = analyzeTestPulse(physicsSweep(c, preset), options);
         readings++;
         // The charge never claims more capacitance than the cell has.
         expect(a.cmLowerBound!).toBeLessThanOrEqual(e.cmTrue);
