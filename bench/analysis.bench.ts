@@ -1,6 +1,7 @@
 /**
  * Signal-analysis cost: test-pulse analysis runs per sweep in the control loop
- * (30–100 Hz × 16 pipettes), spike features once per stimulus sweep.
+ * (the preset's rate, faster at break-in, × up to 16 pipettes) on the preset's
+ * real sweep; spike features once per stimulus sweep.
  */
 import { analyzeTestPulse } from '../src/analysis/testpulse.ts';
 import { detectSpikes } from '../src/analysis/efeatures/spikes.ts';
@@ -9,6 +10,12 @@ import { cellFeatures, type LongSquareSweep } from '../src/analysis/efeatures/ce
 import { createEma, createSlope } from '../src/analysis/filters.ts';
 import { passiveSweep, spikeTrain, vcPulse } from '../tests/analysis/synth.ts';
 import { CELL, SPIKES } from '../tests/analysis/preset-analysis.ts';
+import { oneCell, pulseIn, sealCell, touch } from '../tests/sim/helpers.ts';
+import { physicsSweep } from '../tests/analysis/physics-sweep.ts';
+import type { Sweep } from '../drivers/types.ts';
+import { loadPreset } from '../src/protocol/load.ts';
+import type { AutopatchPreset } from '../src/protocol/types.ts';
+import { testPulseOptions } from '../src/control/signals.ts';
 
 const TP_GOAL_US = 50;
 
@@ -32,26 +39,44 @@ function time(fn: () => void, minMs = 500): number {
   return (c.user + c.system) / n;
 }
 
+/** A test-pulse sweep from the physics model (src/sim): a cell the model itself drove into whole cell. */
+function wholeCellSweep(preset: AutopatchPreset, seed: number): Sweep {
+  const c = oneCell({ seed, preparation: preset.preparation });
+  touch(c);
+  sealCell(c);
+  pulseIn(c, -300, 500, 5);
+  c.p.wait(1000);
+  return physicsSweep(c, preset);
+}
+
 export async function bench(): Promise<void> {
-  // 10 ms step, 35 % baseline each side, 20 kHz: 340 samples
-  const sweeps = {
-    'whole cell (Ra 20 MΩ, Cm 100 pF, 5 pA noise)': vcPulse({ fs: 20e3, circuit: { kind: 'wholeCell', ra: 20e6, rm: 300e6, cm: 100e-12 }, noise: 5e-12, seed: 1 }),
-    'whole cell, slow (τ 3 ms, 10 pA noise)': vcPulse({ fs: 20e3, circuit: { kind: 'wholeCell', ra: 50e6, rm: 150e6, cm: 80e-12 }, noise: 10e-12, seed: 20 }),
-    'bath (5 MΩ, 10 pA noise)': vcPulse({ fs: 20e3, circuit: { kind: 'resistor', r: 5e6 }, noise: 10e-12, seed: 1 }),
+  // The sweep the control loop really analyses: the preset's step and sample rate
+  // (in-vivo-blind: 10 ms, 35 % baseline each side, 50 kHz = 850 samples), analysed
+  // with the preset's options.
+  const preset = loadPreset('in-vivo-blind');
+  const tp = preset.test_pulse;
+  const tpFs = tp.sample_rate_kHz * 1000;
+  const options = testPulseOptions(preset);
+  const at = { fs: tpFs, widthMs: tp.width_ms, dv: tp.amplitude_mV / 1000 };
+  const noise = 8e-12; // the model's 5 pA at 20 kHz, ∝ √fs
+  const sweeps: Record<string, Sweep> = {
+    'physics model: in vivo whole cell (seed 7, τ ≈ 7 ms)': wholeCellSweep(preset, 7),
+    'physics model: in vivo whole cell (seed 1, τ ≈ 2 ms)': wholeCellSweep(preset, 1),
+    'whole cell (Ra 60 MΩ, Rm 150 MΩ, Cm 150 pF: τ 6.4 ms)': vcPulse({ ...at, circuit: { kind: 'wholeCell', ra: 60e6, rm: 150e6, cm: 150e-12 }, noise, seed: 20 }),
+    'whole cell (Ra 20 MΩ, Cm 100 pF)': vcPulse({ ...at, circuit: { kind: 'wholeCell', ra: 20e6, rm: 300e6, cm: 100e-12 }, noise, seed: 1 }),
+    'bath (5 MΩ)': vcPulse({ ...at, circuit: { kind: 'resistor', r: 5e6 }, noise, seed: 1 }),
+    'gigaseal (2 GΩ)': vcPulse({ ...at, circuit: { kind: 'resistor', r: 2e9 }, noise, seed: 1 }),
   };
-  console.log(`test pulse analysis, CPU time (goal ≤ ${TP_GOAL_US} µs per ${sweeps['bath (5 MΩ, 10 pA noise)'].response.length}-sample sweep):`);
+  const samples = sweeps['bath (5 MΩ)'].response.length;
+  console.log(`test pulse analysis at the ${preset.name} settings (${tp.width_ms} ms step, ${tp.sample_rate_kHz} kHz: ${samples}-sample sweeps), CPU time (goal ≤ ${TP_GOAL_US} µs):`);
   let worst = 0;
   for (const [name, sweep] of Object.entries(sweeps)) {
-    const us = time(() => analyzeTestPulse(sweep));
+    const us = time(() => analyzeTestPulse(sweep, options));
     worst = Math.max(worst, us);
-    console.log(`  ${name.padEnd(48)} ${us.toFixed(2).padStart(7)} µs  (${(us / TP_GOAL_US).toFixed(2)} × goal)`);
+    console.log(`  ${name.padEnd(56)} ${us.toFixed(2).padStart(7)} µs  (${(us / TP_GOAL_US).toFixed(2)} × goal)`);
   }
-  const load = (worst * 100 * 16) / 1e4; // % of one core at 100 Hz × 16 pipettes
-  console.log(`  worst case at 100 Hz × 16 pipettes: ${load.toFixed(2)} % of one core`);
-
-  const big = vcPulse({ fs: 100e3, circuit: { kind: 'wholeCell', ra: 20e6, rm: 300e6, cm: 100e-12 }, noise: 5e-12, seed: 1 });
-  const usBig = time(() => analyzeTestPulse(big));
-  console.log(`  100 kHz sweep (${big.response.length} samples)${' '.repeat(23)} ${usBig.toFixed(2).padStart(7)} µs`);
+  const load = (worst * tp.break_in_rate_Hz * 16) / 1e4; // % of one core
+  console.log(`  worst case with 16 pipettes all at the break-in rate (${tp.break_in_rate_Hz} Hz): ${load.toFixed(2)} % of one core`);
 
   const ema = createEma(1);
   const slope = createSlope(1);

@@ -7,10 +7,13 @@
  * written as "N readings" becomes 8 s at 6 Hz and hides a break-in).
  * Times are clock ms (as `Clock.now()`), time constants and windows are s.
  *
- * The two reading-count helpers (rise counter, range tracker, first-N median)
- * are count-based on purpose: the published criteria they implement are stated
- * in readings ("R rises on 3 consecutive readings", "range < 25 kΩ over 40
- * readings", "R0 = median of the first readings").
+ * The two reading-count helpers (rise counter, range tracker) are count-based
+ * on purpose: the published criteria they implement are stated in readings
+ * ("R rises on 3 consecutive readings", "range < 25 kΩ over 40 readings").
+ * R0 at the pipette check is the median of the last N readings, accepted once
+ * their spread is small enough (a sliding window, kept by control/signals.ts):
+ * "the median of the first readings" would lock in readings taken while the
+ * pressure was still settling.
  */
 
 // ------------------------------------------------------------------------ EMA
@@ -25,6 +28,12 @@ export interface Ema {
   readonly tauS: number;
   /** forget everything (the next reading starts the filter) */
   reset(): void;
+  /**
+   * Keep the value but let the time up to tMs not count: after the filter was
+   * held (not fed) for a while, the next reading weighs only the time since tMs,
+   * not the whole hold.
+   */
+  skipTo(tMs: number): void;
 }
 
 /**
@@ -64,6 +73,9 @@ export function createEma(tauS: number): Ema {
     reset() {
       value = null;
       lastT = null;
+    },
+    skipTo(tMs: number) {
+      if (lastT !== null && tMs > lastT) lastT = tMs;
     },
   };
 }
@@ -262,57 +274,6 @@ export function createRangeTracker(n: number): RangeTracker {
       count = 0;
       min = Infinity;
       max = -Infinity;
-    },
-  };
-}
-
-// ------------------------------------------------------------ first-N median
-
-export interface FirstMedian {
-  /** Feed a reading; returns the median once n readings have arrived (then frozen), null before. */
-  update(value: number): number | null;
-  readonly median: number | null;
-  /** max − min of those n readings, null before */
-  readonly spread: number | null;
-  readonly count: number;
-  readonly done: boolean;
-  reset(): void;
-}
-
-/** Median of the first `n` readings (R0 at pipette check); later readings are ignored until reset. */
-export function createFirstMedian(n: number): FirstMedian {
-  if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`first-median needs n ≥ 1 readings, got ${n}`);
-  const buf = new Float64Array(n);
-  let count = 0;
-  let med: number | null = null;
-  let spread: number | null = null;
-  return {
-    update(x: number): number | null {
-      if (count >= n) return med;
-      buf[count++] = x;
-      if (count === n) {
-        const sorted = Float64Array.from(buf).sort();
-        med = n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-        spread = sorted[n - 1] - sorted[0];
-      }
-      return med;
-    },
-    get median() {
-      return med;
-    },
-    get spread() {
-      return spread;
-    },
-    get count() {
-      return count;
-    },
-    get done() {
-      return count >= n;
-    },
-    reset() {
-      count = 0;
-      med = null;
-      spread = null;
     },
   };
 }

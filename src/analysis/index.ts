@@ -5,12 +5,10 @@ export {
   createSlope,
   createRiseCounter,
   createRangeTracker,
-  createFirstMedian,
   type Ema,
   type Slope,
   type RiseCounter,
   type RangeTracker,
-  type FirstMedian,
 } from './filters.ts';
 export {
   sweepQc,

@@ -15,12 +15,24 @@
  * still holds the tail of a slow transient: with τ ≈ 1.9 ms on a 10 ms step it reads
  * R ~12 % low); `iss` always reports the window mean.
  * fitQuality = score(transient at the fit start / residual σ) × score(√(SSE_line −
- * SSE_exp)/σ), each score 0 at `snrFloor` σ and 1 at `snrFull` σ; it is 0 when the
+ * SSE_exp)/σ) × score(fitted step response / its standard error), each score 0 at
+ * `snrFloor` and 1 at `snrFull` (the last one because the steady state is
+ * extrapolated: with τ near the step length it is poorly known, and R and R_m
+ * with it); it is 0 when the
  * transient has the wrong sign, is under `minTransientRatio` of the step response,
  * or τ exceeds `maxTauSteps` step lengths. The fit is used at ≥ `minFitQuality`.
  * Without a credible transient (bath, seal) only Ohm's law is used: ra/rm/cm null.
  * They are also null when the fitted values contradict each other (R_a ≤ 0 or
  * R_a ≥ R_ss); fitQuality still scores the exponential itself.
+ *
+ * A transient too slow for the step (τ near or beyond the step length) cannot
+ * be fitted, but its charge still proves a capacitance: cmLowerBound =
+ * ∫(I − I_ss) dt / ΔV from the fit start to the step end. With the steady-state
+ * window still on the decaying tail this undercounts the charge, and the charge
+ * itself is ΔV·C_m·(R_m/(R_a+R_m))², so it is a lower bound on C_m whatever τ
+ * is. `transient` tells the three cases apart: 'fitted', 'slow' (not fitted,
+ * but a charge of at least `snrFull` noise σ: the decay outlasts the window),
+ * 'none' (bath, seal).
  *
  * Current clamp (step ΔI, response in V): R_in = ΔV_ss/ΔI, τ from the same fit,
  * the instantaneous jump at onset is the bridge-balance residual (reported as ra,
@@ -82,7 +94,13 @@ export const DEFAULT_TESTPULSE_OPTIONS: Readonly<TestPulseOptions> = Object.free
   useFittedSteadyState: true,
 });
 
+export type TransientKind = 'fitted' | 'slow' | 'none';
+
 export interface TestPulseAnalysis extends TestPulseReading {
+  /** VC: capacitance the transient's charge proves at least (fitted or not), F; null in IC/I0 */
+  cmLowerBound: number | null;
+  /** fitted exponential, a charge too slow to fit in the step, or no transient */
+  transient: TransientKind;
   /** R_ss exceeded `maxResistance` or was not positive (r then equals maxResistance) */
   overLimit: boolean;
   /** pre-step level: A in VC, V in IC */
@@ -164,7 +182,9 @@ export function analyzeTestPulse(sweep: Sweep, options?: Partial<TestPulseOption
       const rightSign = vc ? fit.b * amp > 0 : fit.b * amp < 0;
       const bigEnough = amp0 >= o.minTransientRatio * Math.abs(iss - baseline);
       const plausibleTau = tauSamples <= o.maxTauSteps * len;
-      if (rightSign && bigEnough && plausibleTau) quality = ampScore * curveScore;
+      // the steady state is extrapolated: it must be known to about a tenth of the step response
+      const asymptoteScore = snrScore(fit.seA > 0 ? Math.abs(fit.a - baseline) / fit.seA : Infinity, o);
+      if (rightSign && bigEnough && plausibleTau) quality = ampScore * curveScore * asymptoteScore;
       accepted = quality >= o.minFitQuality;
     }
   }
@@ -200,6 +220,21 @@ export function analyzeTestPulse(sweep: Sweep, options?: Partial<TestPulseOption
     if (tau === null) accepted = false;
   }
 
+  // Charge of the transient after the fit start (the pipette-capacitance spike excluded), against the window mean.
+  let cmLowerBound: number | null = null;
+  let transient: TransientKind = accepted ? 'fitted' : 'none';
+  if (vc && end - fitStart >= 1) {
+    let q = 0;
+    for (let i = fitStart; i < end; i++) q += y[i] - iss;
+    const charge = (q / fs) * Math.sign(amp); // C, positive for a capacitive transient
+    cmLowerBound = Math.max(0, charge / Math.abs(amp));
+    // σ of that sum from the baseline noise (white): the window's own samples cancel, the
+    // others add in quadrature, and each carries the error of the window mean.
+    const outside = Math.max(0, end - fitStart - nSteady);
+    const chargeSigma = (noise * Math.sqrt(outside + (outside * outside) / nSteady)) / fs / Math.abs(amp);
+    if (!accepted && cmLowerBound > o.snrFull * chargeSigma) transient = 'slow';
+  }
+
   const ss = accepted && o.useFittedSteadyState ? fit.a : iss;
   const dSs = ss - baseline;
   // Ohm's law: R = command / response in VC, response / command in IC.
@@ -220,6 +255,8 @@ export function analyzeTestPulse(sweep: Sweep, options?: Partial<TestPulseOption
     ihold: vc ? baseline : sweep.holding,
     fitQuality: quality,
     mode: sweep.mode,
+    cmLowerBound,
+    transient,
     overLimit,
     baseline,
     iss,
@@ -245,6 +282,8 @@ function currentZero(sweep: Sweep, onset: number, len: number): TestPulseAnalysi
     ihold: 0,
     fitQuality: 0,
     mode: 'I0',
+    cmLowerBound: null,
+    transient: 'none',
     overLimit: false,
     baseline,
     iss: level,

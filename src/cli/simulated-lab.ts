@@ -42,6 +42,8 @@ export interface SimulatedLabOptions {
   worldOverrides?: Parameters<typeof createSimulatedRig>[0]['worldOverrides'];
   /** manipulator drivers to cycle through (default: all four) */
   manipulators?: Parameters<typeof createSimulatedRig>[0]['manipulators'];
+  /** every pipette cleans in the same two wells (coordination tests) */
+  sharedWells?: boolean;
 }
 
 export interface SimulatedLab {
@@ -84,6 +86,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     regionDepthUm: initialPreset.descent.region_depth_um,
     worldOverrides: options.worldOverrides,
     manipulators: options.manipulators,
+    sharedWells: options.sharedWells,
   });
   const rig = await settle(clock, openRig(sim.config, sim.binding, clock));
   checkPresetAgainstRig(initialPreset, rigLimits(sim.config), options.preset);

@@ -6,12 +6,14 @@
  *    stopped when their gate closes and resume when it reopens;
  *  - path reservations: a move may start only if, all along it, this
  *    pipette's shaft stays `clearance` away from every other pipette's shaft
- *    (where it is, and where its own reserved move goes);
+ *    (where it is, and anywhere along its own reserved move) — checked
+ *    exactly on the regions the shafts sweep (clearance.ts), not sampled;
  *  - FIFO locks for shared resources (cleaning wells).
  */
 import type { Clock } from '../clock/clock.ts';
 import { DeviceError } from '../../drivers/errors.ts';
-import { add, distance, scale, segmentDistance, shaft, sub, type Vec3 } from '../geometry.ts';
+import type { Vec3 } from '../geometry.ts';
+import { parallelogramDistance, stillShaft, sweptShaft, type Parallelogram } from './clearance.ts';
 import type { MotionCoordinator } from './pipette-ops.ts';
 
 export interface CoordinatorOptions {
@@ -19,14 +21,22 @@ export interface CoordinatorOptions {
   pipettes: Array<{ id: string; axis: Vec3; shaftLengthUm: number }>;
   clearanceUm: number;
   pauseOthersWhileSealing: boolean;
-  /** give up waiting for a blocked path after this long, ms */
-  pathWaitMs?: number;
+  /** give up waiting for a blocked path after this long, ms (coordination.path_wait_s) */
+  pathWaitMs: number;
 }
 
 export interface Coordinator extends MotionCoordinator {
   setPaused(paused: boolean): void;
   setSealing(pipetteId: string, on: boolean): void;
   readonly sealing: ReadonlySet<string>;
+  /** called whenever this pipette's gate opens or closes; returns unsubscribe */
+  onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
+  /**
+   * Drop everything a pipette holds here — its sealing flag, path reservation,
+   * resource locks (handed to the next in line) and places in lock queues — for
+   * a pipette whose machine is gone (crashed or stopped) and cannot release them.
+   */
+  forget(pipetteId: string): void;
   /** close every gate for good (emergency stop) */
   closeAll(): void;
   /** resolves when no other pipette is sealing (sealed ones wait for partners) */
@@ -38,16 +48,6 @@ interface Reservation {
   to: Vec3;
 }
 
-const SAMPLE_STEP_UM = 100;
-
-function samples(from: Vec3, to: Vec3): Vec3[] {
-  const n = Math.max(1, Math.ceil(distance(from, to) / SAMPLE_STEP_UM));
-  const out: Vec3[] = [];
-  const d = sub(to, from);
-  for (let i = 0; i <= n; i++) out.push(add(from, scale(d, i / n)));
-  return out;
-}
-
 export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const { clock } = options;
   const info = new Map(options.pipettes.map((p) => [p.id, p]));
@@ -55,10 +55,22 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const reservations = new Map<string, Reservation>();
   const sealing = new Set<string>();
   const gateListeners = new Map<string, Set<() => void>>();
+  const changeListeners = new Map<string, Set<(open: boolean) => void>>();
   let paused = false;
   let closedForGood = false;
   const waiters = new Set<() => void>();
-  const locks = new Map<string, { holder: string | null; queue: Array<{ id: string; grant: () => void }> }>();
+  /** one request for a lock: the holder is the granted entry itself, so a stale release cannot free a later grant */
+  interface LockEntry {
+    id: string;
+    grant: () => void;
+  }
+  const locks = new Map<string, { holder: LockEntry | null; queue: LockEntry[] }>();
+  /** hands a lock to the next in line (FIFO) */
+  const passOn = (l: { holder: LockEntry | null; queue: LockEntry[] }): void => {
+    const next = l.queue.shift() ?? null;
+    l.holder = next;
+    next?.grant();
+  };
 
   const gateOpen = (id: string): boolean =>
     !closedForGood && !paused && !(options.pauseOthersWhileSealing && [...sealing].some((s) => s !== id));
@@ -95,32 +107,30 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
 
   const notifyGateChanges = (before: Map<string, boolean>): void => {
     for (const [id, wasOpen] of before) {
-      if (wasOpen && !gateOpen(id)) for (const l of [...(gateListeners.get(id) ?? [])]) l();
+      const open = gateOpen(id);
+      if (wasOpen && !open) for (const l of [...(gateListeners.get(id) ?? [])]) l();
+      if (wasOpen !== open) for (const l of [...(changeListeners.get(id) ?? [])]) l(open);
     }
     wake();
   };
   const snapshotGates = (): Map<string, boolean> => new Map([...info.keys()].map((id) => [id, gateOpen(id)]));
 
-  /** Shaft of `id` with its tip at p. */
-  const shaftAt = (id: string, p: Vec3): [Vec3, Vec3] => {
+  /** Region the shaft of `id` sweeps while its tip goes from → to. */
+  const swept = (id: string, from: Vec3, to: Vec3): Parallelogram => {
     const i = info.get(id)!;
-    return shaft(p, i.axis, i.shaftLengthUm);
+    return sweptShaft(from, to, i.axis, i.shaftLengthUm);
   };
 
   const conflicts = (id: string, from: Vec3, to: Vec3): string | null => {
-    const mine = samples(from, to).map((p) => shaftAt(id, p));
-    for (const [other] of info) {
+    const mine = swept(id, from, to);
+    for (const [other, i] of info) {
       if (other === id) continue;
-      const theirs: Array<[Vec3, Vec3]> = [];
+      const theirs: Parallelogram[] = [];
       const pos = positions.get(other);
-      if (pos) theirs.push(shaftAt(other, pos));
+      if (pos) theirs.push(stillShaft(pos, i.axis, i.shaftLengthUm));
       const res = reservations.get(other);
-      if (res) for (const p of samples(res.from, res.to)) theirs.push(shaftAt(other, p));
-      for (const a of mine) {
-        for (const b of theirs) {
-          if (segmentDistance(a[0], a[1], b[0], b[1]) < options.clearanceUm) return other;
-        }
-      }
+      if (res) theirs.push(swept(other, res.from, res.to));
+      for (const region of theirs) if (parallelogramDistance(mine, region) < options.clearanceUm) return other;
     }
     return null;
   };
@@ -139,6 +149,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       set.add(listener);
       return () => set!.delete(listener);
     },
+    onGateChange(id, listener) {
+      let set = changeListeners.get(id);
+      if (!set) changeListeners.set(id, (set = new Set()));
+      set.add(listener);
+      return () => set!.delete(listener);
+    },
     async reservePath(id, from, to, signal) {
       let blocker: string | null = null;
       const ok = await waitUntil(
@@ -148,10 +164,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           return blocker === null;
         },
         signal,
-        options.pathWaitMs ?? 120_000,
+        options.pathWaitMs,
       );
       if (!ok) {
-        throw new DeviceError('limit', `pipette ${id}`, 'move', `path blocked by pipette ${blocker ?? '?'} for ${(options.pathWaitMs ?? 120_000) / 1000} s (clearance ${options.clearanceUm} µm)`);
+        throw new DeviceError('limit', `pipette ${id}`, 'move', `path blocked by pipette ${blocker ?? '?'} for ${(options.pathWaitMs) / 1000} s (clearance ${options.clearanceUm} µm)`);
       }
       reservations.set(id, { from, to });
       return () => {
@@ -163,11 +179,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       let lock = locks.get(resource);
       if (!lock) locks.set(resource, (lock = { holder: null, queue: [] }));
       const l = lock;
+      const entry: LockEntry = { id, grant: () => {} };
       if (l.holder === null) {
-        l.holder = id;
+        l.holder = entry;
       } else {
         await new Promise<void>((resolve, reject) => {
-          const entry = { id, grant: () => resolve() };
+          entry.grant = resolve;
           l.queue.push(entry);
           signal?.addEventListener(
             'abort',
@@ -182,13 +199,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           );
         });
       }
-      let released = false;
       return () => {
-        if (released) return;
-        released = true;
-        const next = l.queue.shift();
-        l.holder = next ? next.id : null;
-        next?.grant();
+        if (l.holder === entry) passOn(l);
       };
     },
     reportPosition(id, world) {
@@ -204,6 +216,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       const before = snapshotGates();
       if (on) sealing.add(id);
       else sealing.delete(id);
+      notifyGateChanges(before);
+    },
+    forget(id) {
+      const before = snapshotGates();
+      sealing.delete(id);
+      reservations.delete(id);
+      for (const l of locks.values()) {
+        l.queue = l.queue.filter((q) => q.id !== id);
+        if (l.holder?.id === id) passOn(l);
+      }
       notifyGateChanges(before);
     },
     closeAll() {

@@ -22,6 +22,7 @@ export const PIPETTE_STATES = [
   'retract',
   'clean',
   'safe',
+  'lost',
   'broken',
   'fouled',
   'needsPipette',

@@ -4,7 +4,8 @@
  * every change as a `pipette.health` event; nothing downstream recomputes it.
  *
  *   failed   out of action until someone acts: safe, broken, needsPipette
- *   warning  still working but not well: fouled (going to be cleaned), or in
+ *   warning  still working but not well: fouled (going to be cleaned), lost
+ *            (seal or cell lost, retracting to clean), or in
  *            whole cell with access above the preset's Ra maximum
  *   ok       otherwise
  */
@@ -21,7 +22,7 @@ const WHOLE_CELL: ReadonlySet<PipetteStateName> = new Set(['wholeCell', 'record'
  */
 export function pipetteHealth(state: PipetteStateName, accessOhm: number | null, raMaxOhm: number): PipetteHealth {
   if (OUT_OF_ACTION.has(state)) return 'failed';
-  if (state === 'fouled') return 'warning';
+  if (state === 'fouled' || state === 'lost') return 'warning';
   if (WHOLE_CELL.has(state) && accessOhm !== null && accessOhm > raMaxOhm) return 'warning';
   return 'ok';
 }

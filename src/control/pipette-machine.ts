@@ -43,6 +43,12 @@ export interface MachineServices {
   hunt(target: Target, signal: AbortSignal): Promise<void>;
   /** restart a group of signal filters (signals.ts); 'window-off' stops the R0 window statistics */
   resetSignals(which: 'baseline' | 'window' | 'window-off' | 'seal'): void;
+  /** hold the hunt baseline (a hit is being confirmed) or carry on from it (a false hit) */
+  holdBaseline(on: boolean): void;
+  /** clock ms now (for time that only counts while the motion gate is open) */
+  now(): number;
+  /** whether this pipette's motion gate is open now (GATE_OPENED / GATE_CLOSED report changes) */
+  gateOpen(): boolean;
   /**
    * The latest test-pulse signals. Kept by the runner, not in the machine's
    * context: copying the context on every reading (30–100 Hz × N pipettes)
@@ -80,6 +86,8 @@ export interface AttemptFacts {
   timeToSeal: number | null;
   breakInAttempts: number;
   spontaneousBreakIn: boolean;
+  /** whole-cell was recognised on the transient's charge: it decayed too slowly to fit in the test-pulse step */
+  breakInUnfitted: boolean;
   qc: QcFigures;
   record: RecordResult | null;
   failureReason: string | null;
@@ -99,7 +107,13 @@ export interface PipetteContext {
   facts: AttemptFacts;
   holdingOn: boolean;
   suction: 'normal' | 'strong' | 'weak';
+  /** the last reading changed the suction level (applySuction sends it) */
+  suctionChanged: boolean;
   stallSince: number | null;
+  /** hunt time used while the motion gate was open, ms (the gate closes while others seal or the session is paused) */
+  huntUsedMs: number;
+  /** clock ms when hunt time last started counting */
+  huntCountingSince: number | null;
   armedSpontaneous: boolean;
   /** QC accumulation during whole-cell */
   qcSum: { n: number; ra: number; rm: number; cm: number; ihold: number };
@@ -118,6 +132,8 @@ export type PipetteEvent =
   | { type: 'REPLACED' }
   | { type: 'CLEAN_NOW' }
   | { type: 'DEVICE_ERROR'; error: string }
+  | { type: 'GATE_OPENED' }
+  | { type: 'GATE_CLOSED' }
   | { type: 'BREAKIN_ATTEMPT'; n: number }
   | { type: 'BREAKIN_EXHAUSTED' };
 
@@ -139,6 +155,7 @@ const freshFacts = (): AttemptFacts => ({
   timeToSeal: null,
   breakInAttempts: 0,
   spontaneousBreakIn: false,
+  breakInUnfitted: false,
   qc: { ra: null, rm: null, cm: null, ihold: null, vrest: null },
   record: null,
   failureReason: null,
@@ -163,6 +180,17 @@ export function faultReason(e: unknown): string {
 }
 const tpOf = (event: PipetteEvent): Signals | null => (event.type === 'TP' ? event.s : null);
 
+/** An exponential fit this reading can be trusted on (the preset's confidence cut-off). */
+const fitted = (s: Signals, preset: AutopatchPreset): boolean => s.cm !== null && s.fitQuality >= preset.test_pulse.analysis.min_fit_quality;
+
+/**
+ * A membrane capacitance above `pF` shows in this reading: by the fit, or — when
+ * the transient decays too slowly to fit in the step — by the charge it carried,
+ * which bounds Cm from below (testpulse.ts).
+ */
+const capacitanceAbove = (s: Signals, preset: AutopatchPreset, pF: number): boolean =>
+  fitted(s, preset) ? s.cm! > pF : s.transient === 'slow' && s.cmAtLeast !== null && s.cmAtLeast > pF;
+
 export function createPipetteMachine(services: MachineServices) {
   return setup({
     types: {
@@ -174,7 +202,8 @@ export function createPipetteMachine(services: MachineServices) {
       prepareCheck: fromPromise<void, Target>(({ input, signal }) => services.prepareCheck(input, signal)),
       descend: fromPromise<void, Target>(({ input, signal }) => services.descend(input, signal)),
       hunt: fromPromise<void, Target>(({ input, signal }) => services.hunt(input, signal)),
-      breakInSequence: fromCallback<PipetteEvent, { maxAttempts: number; intervalMs: number }>(({ input, sendBack }) => {
+      // The pause after each pulse (break_in.pulse_interval_s) is part of an attempt (the breakInAttempt service).
+      breakInSequence: fromCallback<PipetteEvent, { maxAttempts: number }>(({ input, sendBack }) => {
         const ac = new AbortController();
         void (async () => {
           for (let n = 1; n <= input.maxAttempts; n++) {
@@ -248,17 +277,14 @@ export function createPipetteMachine(services: MachineServices) {
         return !!s && s.rGiga >= context.preset.seal.gigaseal_MOhm;
       },
       spontaneousBreakIn: ({ context, event }) => {
-        // Judged on each reading's own fit, not a 1 s average: at 6 Hz that average
+        // Judged on each reading's own transient, not a 1 s average: at 6 Hz that average
         // hid break-ins for seconds while suction stayed on (a known bug of existing tools).
         const s = tpOf(event);
-        const c = context.preset.cell_attached;
         return (
           !!s &&
           context.armedSpontaneous &&
-          s.cm !== null &&
-          s.cm > c.spontaneous_cm_pF &&
-          s.fitQuality >= 0.5 &&
-          s.r < context.preset.seal.gigaseal_MOhm
+          s.r < context.preset.seal.gigaseal_MOhm &&
+          capacitanceAbove(s, context.preset, context.preset.cell_attached.spontaneous_cm_pF)
         );
       },
       sealStalled: ({ context, event }) => {
@@ -281,11 +307,18 @@ export function createPipetteMachine(services: MachineServices) {
       brokeIn: ({ context, event }) => {
         const s = tpOf(event);
         const b = context.preset.break_in;
-        return !!s && s.r < b.success_MOhm && s.cm !== null && s.cm > b.success_cm_pF && s.fitQuality >= 0.5;
+        return !!s && s.r < b.success_MOhm && fitted(s, context.preset) && s.cm! > b.success_cm_pF;
+      },
+      /** R collapsed and the transient carries a whole cell's charge, but decays too slowly for the step to fit */
+      brokeInUnfitted: ({ context, event }) => {
+        const s = tpOf(event);
+        const b = context.preset.break_in;
+        return !!s && s.r < b.success_MOhm && !fitted(s, context.preset) && capacitanceAbove(s, context.preset, b.success_cm_pF);
       },
       sealGoneWithoutCell: ({ context, event }) => {
         const s = tpOf(event);
-        return !!s && s.rGiga < context.preset.cell_attached.lost_MOhm && (s.cm === null || s.cm < context.preset.break_in.success_cm_pF);
+        // A slow transient is a cell the step is too short to fit, not a lost seal.
+        return !!s && s.rGiga < context.preset.cell_attached.lost_MOhm && s.transient !== 'slow' && !capacitanceAbove(s, context.preset, context.preset.break_in.success_cm_pF);
       },
       cellLost: ({ context, event }) => {
         const s = tpOf(event);
@@ -294,14 +327,16 @@ export function createPipetteMachine(services: MachineServices) {
       accessCreeping: ({ context, event }) => {
         const s = tpOf(event);
         const w = context.preset.whole_cell;
-        return !!s && s.ra !== null && s.fitQuality >= 0.5 && s.ra > w.clear_access_MOhm && context.facts.clearAccess < w.clear_access_max;
+        return !!s && s.ra !== null && fitted(s, context.preset) && s.ra > w.clear_access_MOhm && context.facts.clearAccess < w.clear_access_max;
       },
       qcPasses: ({ context, event }) => qcFailure(context, (event as unknown as { output: number }).output) === null,
       // ---- after the attempt
       needsCleaning: ({ context }) => context.preset.clean.enabled && (context.facts.tipUsed || context.tipFouled),
-      cleansExhausted: ({ context }) => context.cleanCount >= context.preset.clean.max_cleans,
+      // judged before countClean runs: this clean is the max_cleans-th
+      cleansExhausted: ({ context }) => context.cleanCount + 1 >= context.preset.clean.max_cleans,
       cleaningEnabled: ({ context }) => context.preset.clean.enabled,
       finishing: ({ context }) => context.finishing,
+      gateOpen: () => services.gateOpen(),
     },
     actions: {
       note: assign({ reason: (_, params: { reason: string }) => params.reason }),
@@ -314,6 +349,7 @@ export function createPipetteMachine(services: MachineServices) {
         facts: () => freshFacts(),
         holdingOn: false,
         suction: 'normal' as const,
+        suctionChanged: false,
         stallSince: null,
         armedSpontaneous: false,
         qcSum: { n: 0, ra: 0, rm: 0, cm: 0, ihold: 0 },
@@ -365,10 +401,20 @@ export function createPipetteMachine(services: MachineServices) {
       resetWindow: () => services.resetSignals('window'),
       closeWindow: () => services.resetSignals('window-off'),
       resetSeal: () => services.resetSignals('seal'),
+      freezeBaseline: () => services.holdBaseline(true),
+      resumeBaseline: () => services.holdBaseline(false),
+      // ---- hunt time, counted only while the motion gate is open
+      startHuntTime: assign({ huntUsedMs: 0, huntCountingSince: null }),
+      huntClockOn: assign({ huntCountingSince: () => services.now() }),
+      huntClockOff: assign({
+        huntUsedMs: ({ context }) => context.huntUsedMs + (context.huntCountingSince === null ? 0 : services.now() - context.huntCountingSince),
+        huntCountingSince: null,
+      }),
       // ---- seal
       startSeal: assign({
         facts: ({ context }) => ({ ...context.facts, sealStartT: services.lastSignals()?.t ?? null, tipUsed: true }),
         suction: 'normal' as const,
+        suctionChanged: false,
         holdingOn: false,
         stallSince: null,
       }),
@@ -389,17 +435,20 @@ export function createPipetteMachine(services: MachineServices) {
           facts: { ...context.facts, peakSeal: peak },
         };
       }),
-      adaptSuction: assign(({ context, event }) => {
+      chooseSuction: assign(({ context, event }) => {
         const s = tpOf(event);
-        if (!s || s.slope === null) return {};
+        if (!s || s.slope === null) return { suctionChanged: false };
         const seal = context.preset.seal;
         // Rate-adaptive suction: push harder while R climbs slowly, ease off when it climbs fast or falls.
         const level: PipetteContext['suction'] =
           s.slope < 0 || s.slope > seal.fast_rate_MOhm_per_s ? 'weak' : s.slope < seal.slow_rate_MOhm_per_s ? 'strong' : 'normal';
-        if (level === context.suction) return {};
-        services.pressure(level === 'strong' ? seal.strong_suction_mbar : level === 'weak' ? seal.weak_suction_mbar : seal.suction_mbar);
-        return { suction: level };
+        return { suction: level, suctionChanged: level !== context.suction };
       }),
+      applySuction: ({ context }) => {
+        if (!context.suctionChanged) return;
+        const seal = context.preset.seal;
+        services.pressure(context.suction === 'strong' ? seal.strong_suction_mbar : context.suction === 'weak' ? seal.weak_suction_mbar : seal.suction_mbar);
+      },
       markSealed: assign({
         facts: ({ context, event }) => {
           const s = tpOf(event);
@@ -412,6 +461,7 @@ export function createPipetteMachine(services: MachineServices) {
           };
         },
       }),
+      markUnfitted: assign({ facts: ({ context }) => ({ ...context.facts, breakInUnfitted: true }) }),
       markSpontaneous: assign({
         facts: ({ context }) => ({ ...context.facts, spontaneousBreakIn: true, stage: atLeast(context.facts.stage, 'sealed') }),
       }),
@@ -422,7 +472,7 @@ export function createPipetteMachine(services: MachineServices) {
       accumulateQc: assign({
         qcSum: ({ context, event }) => {
           const s = tpOf(event);
-          if (!s || s.ra === null || s.cm === null || s.rm === null || s.fitQuality < 0.5) return context.qcSum;
+          if (!s || s.ra === null || s.cm === null || s.rm === null || !fitted(s, context.preset)) return context.qcSum;
           const q = context.qcSum;
           return { n: q.n + 1, ra: q.ra + s.ra, rm: q.rm + s.rm, cm: q.cm + s.cm, ihold: q.ihold + s.ihold };
         },
@@ -465,7 +515,7 @@ export function createPipetteMachine(services: MachineServices) {
     },
     delays: {
       checkTimeout: ({ context }) => context.preset.pipette_check.timeout_s * 1000,
-      huntTimeout: ({ context }) => context.preset.hunt.timeout_s * 1000,
+      huntTimeLeft: ({ context }) => Math.max(0, context.preset.hunt.timeout_s * 1000 - context.huntUsedMs),
       confirmWait: ({ context }) => context.preset.confirm.wait_s * 1000,
       sealTimeout: ({ context }) => context.preset.seal.timeout_s * 1000,
       cellAttachedWait: ({ context }) => context.preset.cell_attached.wait_s * 1000,
@@ -484,7 +534,10 @@ export function createPipetteMachine(services: MachineServices) {
       facts: freshFacts(),
       holdingOn: false,
       suction: 'normal',
+      suctionChanged: false,
       stallSince: null,
+      huntUsedMs: 0,
+      huntCountingSince: null,
       armedSpontaneous: false,
       qcSum: { n: 0, ra: 0, rm: 0, cm: 0, ihold: 0 },
       cleanCount: input.cleanCount ?? 0,
@@ -554,7 +607,7 @@ export function createPipetteMachine(services: MachineServices) {
         invoke: {
           src: 'descend',
           input: ({ context }) => context.target!,
-          onDone: { target: 'hunt', actions: [{ type: 'reachStage', params: { stage: 'approached' } }, { type: 'note', params: { reason: 'region reached' } }] },
+          onDone: { target: 'hunt', actions: ['resetBaseline', { type: 'reachStage', params: { stage: 'approached' } }, { type: 'note', params: { reason: 'region reached' } }] },
           onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'descent' } }] },
         },
         on: {
@@ -566,7 +619,8 @@ export function createPipetteMachine(services: MachineServices) {
         },
       },
       hunt: {
-        entry: ['resetBaseline', 'huntPressure'],
+        // The baseline restarts when the region is reached (descent), not here: after a false hit it carries on.
+        entry: ['huntPressure', 'startHuntTime'],
         exit: 'stopMotion',
         invoke: {
           src: 'hunt',
@@ -574,8 +628,20 @@ export function createPipetteMachine(services: MachineServices) {
           onDone: { target: 'retract', actions: { type: 'fail', params: { reason: 'no-cell-within-travel', state: 'hunt' } } },
           onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'hunt' } }] },
         },
-        after: {
-          huntTimeout: { target: 'retract', actions: { type: 'fail', params: { reason: 'hunt-timeout', state: 'hunt' } } },
+        // The hunt timeout counts only while the motion gate is open: a pipette held
+        // still while another seals (or the session is paused) is not using its time.
+        initial: 'gate',
+        states: {
+          gate: { always: [{ guard: 'gateOpen', target: 'counting' }, { target: 'held' }] },
+          counting: {
+            entry: 'huntClockOn',
+            exit: 'huntClockOff',
+            after: {
+              huntTimeLeft: { target: '#pipette.retract', actions: { type: 'fail', params: { reason: 'hunt-timeout', state: 'hunt' } } },
+            },
+            on: { GATE_CLOSED: 'held' },
+          },
+          held: { on: { GATE_OPENED: 'counting' } },
         },
         on: {
           TP: [
@@ -588,7 +654,8 @@ export function createPipetteMachine(services: MachineServices) {
         },
       },
       confirmHit: {
-        entry: ['stopMotion', 'atmosphere'],
+        // The baseline is held from the hit on: the rise is judged against where R was before it.
+        entry: ['stopMotion', 'atmosphere', 'freezeBaseline'],
         on: {
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'confirmHit' } }] },
         },
@@ -602,7 +669,7 @@ export function createPipetteMachine(services: MachineServices) {
             {
               guard: 'falseHitsLeft',
               target: 'hunt',
-              actions: ['countFalseHit', { type: 'note', params: { reason: 'false hit: resistance fell back at atmosphere' } }],
+              actions: ['countFalseHit', 'resumeBaseline', { type: 'note', params: { reason: 'false hit: resistance fell back at atmosphere' } }],
             },
             { target: 'retract', actions: ['countFalseHit', { type: 'fail', params: { reason: 'too-many-false-hits', state: 'confirmHit' } }] },
           ],
@@ -630,8 +697,8 @@ export function createPipetteMachine(services: MachineServices) {
             },
             { guard: 'sealStalled', target: 'retract', actions: ['trackSeal', { type: 'fail', params: { reason: 'seal-stalled', state: 'seal' } }] },
             { guard: 'sealTierMissed', target: 'retract', actions: ['trackSeal', { type: 'fail', params: { reason: 'seal-too-slow', state: 'seal' } }] },
-            { guard: 'holdingDue', actions: ['trackSeal', 'switchHolding', 'applyHolding', 'adaptSuction'] },
-            { actions: ['trackSeal', 'adaptSuction'] },
+            { guard: 'holdingDue', actions: ['trackSeal', 'switchHolding', 'applyHolding', 'chooseSuction', 'applySuction'] },
+            { actions: ['trackSeal', 'chooseSuction', 'applySuction'] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'seal' } }] },
         },
@@ -645,7 +712,7 @@ export function createPipetteMachine(services: MachineServices) {
               target: 'wholeCell',
               actions: ['markSpontaneous', { type: 'note', params: { reason: 'spontaneous break-in in cell-attached' } }],
             },
-            { guard: 'sealLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'seal-lost', state: 'cellAttached' } }] },
+            { guard: 'sealLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'seal-lost', state: 'cellAttached' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'cellAttached' } }] },
         },
@@ -675,12 +742,17 @@ export function createPipetteMachine(services: MachineServices) {
         exit: ['atmosphere', 'normalTestPulse'],
         invoke: {
           src: 'breakInSequence',
-          input: ({ context }) => ({ maxAttempts: context.preset.break_in.max_attempts, intervalMs: context.preset.break_in.pulse_interval_s * 1000 }),
+          input: ({ context }) => ({ maxAttempts: context.preset.break_in.max_attempts }),
         },
         on: {
           TP: [
             { guard: 'brokeIn', target: 'wholeCell', actions: [{ type: 'note', params: { reason: 'broke in' } }] },
-            { guard: 'sealGoneWithoutCell', target: 'retract', actions: [{ type: 'fail', params: { reason: 'seal-lost-during-break-in', state: 'breakIn' } }] },
+            {
+              guard: 'brokeInUnfitted',
+              target: 'wholeCell',
+              actions: ['markUnfitted', { type: 'note', params: { reason: 'broke in: R collapsed with a whole cell\'s charge, too slow to fit in the test-pulse step' } }],
+            },
+            { guard: 'sealGoneWithoutCell', target: 'lost', actions: [{ type: 'fail', params: { reason: 'seal-lost-during-break-in', state: 'breakIn' } }] },
           ],
           BREAKIN_ATTEMPT: { actions: 'countBreakIn' },
           BREAKIN_EXHAUSTED: { target: 'retract', actions: { type: 'fail', params: { reason: 'break-in-failed', state: 'breakIn' } } },
@@ -692,7 +764,7 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'qc',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
+            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
             { guard: 'accessCreeping', target: '.clearing', actions: ['countClearAccess'] },
             { actions: ['accumulateQc'] },
           ],
@@ -725,7 +797,7 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'resting',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'retract', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
+            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
           ],
           SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'record' } }] },
         },
@@ -748,6 +820,17 @@ export function createPipetteMachine(services: MachineServices) {
             { target: 'idle', actions: [{ type: 'endAttempt', params: { state: 'retract' } }] },
           ],
           onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'retract' } }] },
+        },
+      },
+      lost: {
+        // The seal or the cell is gone: leave it, and clean the tip it fouled.
+        invoke: {
+          src: 'retract',
+          onDone: [
+            { guard: 'needsCleaning', target: 'clean', actions: [{ type: 'endAttempt', params: { state: 'lost' } }] },
+            { target: 'idle', actions: [{ type: 'endAttempt', params: { state: 'lost' } }] },
+          ],
+          onError: { target: 'safe', actions: ['reportFault', { type: 'failFromError', params: { state: 'lost' } }] },
         },
       },
       broken: {

@@ -43,6 +43,8 @@ export interface PipetteOpsOptions {
   valveSettleMs: number;
   /** speeds for the safe-state retraction, µm/s */
   safeSpeeds: { tissue: number; bath: number };
+  /** the amplifier's voltage-clamp envelope: holding + test-pulse step must stay within ±this, mV */
+  maxCommand_mV: number;
 }
 
 export interface SafeStateResult {
@@ -60,9 +62,13 @@ export interface PipetteOps {
   follow(legs: Waypoint[], options: { gated: boolean; signal?: AbortSignal }): Promise<Vec3>;
   /** urgent stop of any motion (does not throw) */
   stopMotion(): Promise<void>;
-  /** line pressure: 0 → atmosphere, else regulator at mbar (setpoint first, valve after the settle delay) */
-  pressure(mbar: number): Promise<void>;
-  /** valve to atmosphere at once (also ends a pulse in progress) */
+  /**
+   * line pressure: 0 → atmosphere, else regulator at mbar (setpoint first, valve
+   * after the settle delay). A vent while it waits, or `signal` aborting, keeps
+   * the valve shut (an aborted signal rejects with an AbortError).
+   */
+  pressure(mbar: number, signal?: AbortSignal): Promise<void>;
+  /** valve to atmosphere at once (also ends a pulse in progress, and any regulator switch still settling) */
   atmosphere(): Promise<void>;
   pulse(mbar: number, ms: number): Promise<void>;
   voltageClamp(holding_mV: number): Promise<void>;
@@ -88,6 +94,8 @@ export interface PipetteOps {
   zeroCurrent(): Promise<void>;
   /** current clamp holding a bias, pA (within ±MAX_BIAS_PA, checked before anything is sent) */
   currentClamp(bias_pA: number): Promise<void>;
+  /** emergency stop: from now on every move is refused (a safe state still running stops short of retracting) */
+  halt(): void;
 }
 
 class Aborted extends Error {
@@ -107,6 +115,8 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
   let position: Vec3 | null = null;
   let desiredPressure = 0;
   let desiredHolding = 0;
+  /** the test-pulse step riding on the holding, mV */
+  let step_mV = 0;
   let pressureState: { mbar: number; source: 'regulator' | 'atmosphere' } | null = null;
   let holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null = null;
   const overrides = { pressureMbar: null as number | null, holdingMv: null as number | null };
@@ -126,9 +136,12 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     return target;
   };
 
+  let halted = false;
+
   const moveLeg = async (leg: Waypoint, gated: boolean, signal?: AbortSignal): Promise<Vec3> => {
     const target = checkLeg(leg);
     for (;;) {
+      if (halted) throw new DeviceError('interrupted', `pipette ${pipetteId}`, `move (${leg.label})`, 'emergency stop: no motion');
       if (signal?.aborted) throw new Aborted(signal.reason);
       if (gated) await coordinator.waitForGate(pipetteId, signal);
       const from = position ?? (await readPosition());
@@ -160,21 +173,42 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     }
   };
 
-  const applyPressure = async (mbar: number): Promise<void> => {
+  /**
+   * Bumped by every vent. A regulator switch waiting out its settle delay
+   * re-checks it before opening the valve: a vent (atmosphere, safe state)
+   * that came meanwhile wins, and the line stays at atmosphere.
+   */
+  let pressureGeneration = 0;
+
+  const vent = async (): Promise<void> => {
+    pressureGeneration++;
+    await pch.setSource('atmosphere');
+    pressureState = { mbar: 0, source: 'atmosphere' };
+    emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+  };
+
+  const applyPressure = async (mbar: number, signal?: AbortSignal): Promise<void> => {
     checkPressure(pch.limits === undefined ? 'pressure' : `pressure ch${pch.channel}`, 'set pressure', mbar, pch.limits);
-    if (mbar === 0) {
-      await pch.setSource('atmosphere');
-      pressureState = { mbar: 0, source: 'atmosphere' };
-    } else {
-      await pch.setPressure(mbar);
-      if (pch.commanded.source !== 'regulator') {
-        // Setpoint first, valve after the regulator has settled: opening onto an
-        // unsettled regulator gives the tip a pressure transient.
-        await sleep(clock, options.valveSettleMs);
-        await pch.setSource('regulator');
-      }
-      pressureState = { mbar, source: 'regulator' };
+    if (mbar === 0) return vent();
+    const generation = pressureGeneration;
+    /** a vent or an abort came while this request was on its way: it must not open the valve */
+    const superseded = (): boolean => {
+      if (signal?.aborted) throw new Aborted(signal.reason);
+      return generation !== pressureGeneration;
+    };
+    if (superseded()) return;
+    await pch.setPressure(mbar);
+    if (superseded()) return;
+    if (pch.commanded.source !== 'regulator') {
+      // Setpoint first, valve after the regulator has settled: opening onto an
+      // unsettled regulator gives the tip a pressure transient.
+      await sleep(clock, options.valveSettleMs, signal);
+      if (superseded()) return;
+      await pch.setSource('regulator');
+      // A vent sent while the switch was on the wire went out after it: the line is at atmosphere.
+      if (superseded()) return;
     }
+    pressureState = { mbar, source: 'regulator' };
     emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState.mbar, source: pressureState.source });
   };
 
@@ -211,17 +245,15 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     async stopMotion() {
       await manipulator.stop().catch(() => {});
     },
-    async pressure(mbar) {
+    async pressure(mbar, signal) {
       desiredPressure = mbar;
       if (overrides.pressureMbar !== null) return;
-      await applyPressure(mbar);
+      await applyPressure(mbar, signal);
     },
     async atmosphere() {
       desiredPressure = 0;
       if (overrides.pressureMbar !== null) return;
-      await pch.setSource('atmosphere');
-      pressureState = { mbar: 0, source: 'atmosphere' };
-      emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+      await vent();
     },
     async pulse(mbar, ms) {
       checkPressure(`pressure ch${pch.channel}`, 'pulse', mbar, pch.limits);
@@ -241,6 +273,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       await applyHolding(mV);
     },
     async testPulse(s) {
+      step_mV = s.amplitude_mV;
       await amplifier.setTestPulse({
         enabled: true,
         amplitude: s.amplitude_mV / 1000,
@@ -264,11 +297,15 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       await applyPressure(mbar ?? desiredPressure);
     },
     async overrideHolding(mV) {
-      if (mV !== null && (!Number.isFinite(mV) || Math.abs(mV) > 200)) {
-        throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±200 mV`);
+      if (mV !== null && (!Number.isFinite(mV) || Math.abs(mV) + Math.abs(step_mV) > options.maxCommand_mV)) {
+        const room = options.maxCommand_mV - Math.abs(step_mV);
+        throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±${room} mV (the amplifier takes ±${options.maxCommand_mV} mV, the test pulse adds ${step_mV} mV)`);
       }
       overrides.holdingMv = mV;
       await applyHolding(mV ?? desiredHolding);
+    },
+    halt() {
+      halted = true;
     },
     async safeState(reason, { retract = true } = {}) {
       const errors: string[] = [];
@@ -285,9 +322,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       overrides.pressureMbar = null;
       await attempt('pressure to atmosphere', async () => {
         desiredPressure = 0;
-        await pch.setSource('atmosphere');
-        pressureState = { mbar: 0, source: 'atmosphere' };
-        emit({ type: 'pipette.pressure', pipetteId, mbar: 0, source: 'atmosphere' });
+        await vent();
       });
       await attempt('amplifier to VC 0 mV', async () => {
         overrides.holdingMv = null;

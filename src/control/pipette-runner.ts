@@ -21,7 +21,7 @@ import { createPipetteMachine, faultReason, type MachineServices, type PipetteCo
 import { isAbort, type PipetteOps } from './pipette-ops.ts';
 import { alongAxis, alongAxisToZ, descentLegs, goToStart, pastTarget, retractLegs, startPointFor, wellLegs, leaveWellLegs } from './paths.ts';
 import { distance, type Vec3 } from '../geometry.ts';
-import { createSignalConditioner, type Signals } from './signals.ts';
+import { createSignalConditioner, testPulseOptions, type Signals } from './signals.ts';
 import type { Region } from '../sim/types.ts';
 
 export interface Recorder {
@@ -36,8 +36,13 @@ export interface RunnerCoordination {
   /** the next target for this pipette, or null when the session is finishing */
   nextTarget(pipetteId: string): Promise<Target | null>;
   sealing(pipetteId: string, on: boolean): void;
+  gateOpen(pipetteId: string): boolean;
+  /** the gate of this pipette opened or closed; returns unsubscribe */
+  onGateChange(pipetteId: string, listener: (open: boolean) => void): () => void;
   waitForBreakInPartners(pipetteId: string, signal: AbortSignal): Promise<void>;
   acquire(resource: string, pipetteId: string, signal?: AbortSignal): Promise<() => void>;
+  /** this pipette's machine is gone: drop its sealing flag, path reservation and locks */
+  release(pipetteId: string): void;
 }
 
 export interface CleaningStation {
@@ -97,6 +102,7 @@ export interface PipetteRunner {
 export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunner {
   const { pipetteId, preset, clock, hw, ops, coordination, emit } = options;
   const conditioner = createSignalConditioner(preset);
+  const analysisOptions = testPulseOptions(preset);
   const geometry = ops.geometry;
   const storeEvery = options.tpSweepStoreEveryMs ?? 1000;
 
@@ -165,19 +171,22 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       else conditioner.resetSeal();
     },
     lastSignals: () => conditioner.last,
+    holdBaseline: (on) => (on ? conditioner.freezeBaseline() : conditioner.resumeBaseline()),
+    now: () => clock.now(),
+    gateOpen: () => coordination.gateOpen(pipetteId),
     async prepareCheck(target, signal) {
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.retract.speed_tissue_um_per_s };
       await ops.follow(goToStart(await here(), startPoint(target), geometry, speeds), { gated: true, signal });
-      await ops.pressure(preset.pipette_check.pressure_mbar);
+      await ops.pressure(preset.pipette_check.pressure_mbar, signal);
       await ops.voltageClamp(0);
       await ops.testPulse({ ...preset.test_pulse });
       await ops.autoOffset();
     },
     async descend(target, signal) {
-      await ops.pressure(preset.descent.high_pressure_mbar);
+      await ops.pressure(preset.descent.high_pressure_mbar, signal);
       const speeds = { bath: preset.descent.speed_bath_um_per_s, tissue: preset.descent.speed_tissue_um_per_s };
       await ops.follow(descentLegs(await here(), regionEnd(target), geometry, speeds), { gated: true, signal });
-      await ops.pressure(preset.descent.low_pressure_mbar);
+      await ops.pressure(preset.descent.low_pressure_mbar, signal);
     },
     async hunt(target, signal) {
       const h = preset.hunt;
@@ -228,7 +237,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       await hw.amplifier.setMode('I0');
       await sleep(clock, preset.record.i0_settle_ms, signal);
       const fs = preset.test_pulse.sample_rate_kHz * 1000;
-      const n = Math.round(fs * 0.2);
+      const n = Math.round((fs * preset.whole_cell.vrest_window_ms) / 1000);
       const sweep = await hw.amplifier.runStimulus({ name: 'vrest', mode: 'I0', sampleRateHz: fs, samples: new Float32Array(n) });
       let sum = 0;
       for (let i = 0; i < sweep.response.length; i++) sum += sweep.response[i];
@@ -241,7 +250,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
     async retract(signal) {
       const r = preset.retract;
-      await ops.pressure(r.pressure_mbar);
+      await ops.pressure(r.pressure_mbar, signal);
       const pos = await here();
       const speeds = { bath: r.speed_bath_um_per_s, tissue: r.speed_tissue_um_per_s };
       const legs = pos[2] > 0 ? [{ to: alongAxis(pos, geometry.axis, -r.withdraw_um), speed: r.speed_tissue_um_per_s, label: 'withdraw from the cell' }] : [];
@@ -262,7 +271,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
         await ops.follow(wellLegs(await here(), inside(wells.detergent), geometry, speeds), { gated: true, signal });
         for (let i = 0; i < c.cycles; i++) {
           for (const step of c.detergent) {
-            await ops.pressure(step.mbar);
+            await ops.pressure(step.mbar, signal);
             await sleep(clock, step.ms, signal);
           }
         }
@@ -274,7 +283,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       try {
         await ops.follow(wellLegs(await here(), inside(wells.rinse), geometry, speeds), { gated: true, signal });
         for (const step of c.rinse) {
-          await ops.pressure(step.mbar);
+          await ops.pressure(step.mbar, signal);
           await sleep(clock, step.ms, signal);
         }
         await ops.atmosphere();
@@ -321,8 +330,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
   };
 
-  const toRecord = (c: PipetteContext, finalState: PipetteStateName): AttemptRecord => {
-    const f = c.facts;
+  const toRecord = (c: PipetteContext, finalState: PipetteStateName, abandoned?: { reason: string; in: PipetteStateName }): AttemptRecord => {
+    const f = abandoned ? { ...c.facts, failureReason: c.facts.failureReason ?? abandoned.reason, failedIn: c.facts.failedIn ?? abandoned.in } : c.facts;
     const recorded = f.failureReason === null && f.stage === 'recorded';
     return {
       attemptId: attemptId!,
@@ -372,11 +381,45 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (actor.getSnapshot().status === 'active') actor.send(event);
   }
 
+  /** the machine's last context, for the record of an attempt it can no longer end itself */
+  let lastContext: PipetteContext | null = null;
+
+  /**
+   * The machine is gone (stopped for an emergency stop, or crashed): do what its
+   * exits would have done — safe state, coordination released — and close the
+   * books, so the attempt has its record and the session can end.
+   */
+  const abandon = async (why: string, o: { secure: boolean; retract: boolean }): Promise<void> => {
+    shuttingDown = true;
+    offSweep();
+    offGate();
+    coordination.release(pipetteId);
+    const from = state;
+    if (attemptId) noteDuration();
+    if (o.secure) {
+      state = 'safe';
+      stateSince = countedFrom = clock.now();
+      reason = why;
+      emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
+      noteHealth(null);
+      const result = await ops.safeState(why, { retract: o.retract });
+      noteOverrides();
+      if (!result.complete) emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${result.errors.join('; ')}` });
+    }
+    if (attemptId && lastContext) {
+      noteDuration();
+      emit({ type: 'attempt.ended', record: toRecord(lastContext, 'safe', { reason: why, in: from }) });
+      attemptId = null;
+    }
+    finished = true;
+  };
+
   actor.subscribe({
     next(snapshot) {
       const value = snapshot.value;
       const top = (typeof value === 'string' ? value : Object.keys(value)[0]) as PipetteStateName;
       const ctx = snapshot.context;
+      lastContext = ctx;
       if (top !== state) {
         const from = state;
         if (attemptId) noteDuration();
@@ -408,17 +451,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
       }
     },
     error(err) {
-      // The actor is dead after an error: secure the hardware ourselves.
+      // The actor is dead after an error: secure the hardware ourselves, release what
+      // it held (others would wait on its sealing flag or locks forever), end its attempt.
       const message = err instanceof Error ? err.message : String(err);
       emit({ type: 'fault', pipetteId, device: 'controller', kind: 'crash', message });
-      state = 'safe';
-      stateSince = countedFrom = clock.now();
-      reason = `controller error: ${message}`;
-      noteHealth(null);
-      void ops.safeState(reason).then(() => {
-        emit({ type: 'pipette.state', pipetteId, attemptId, from: 'safe', to: 'safe', reason });
-        noteOverrides();
-      });
+      void abandon(`controller error: ${message}`, { secure: true, retract: true }).then(() => options.onDone?.());
     },
   });
 
@@ -428,7 +465,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (sweep.mode !== 'VC') return;
     let reading: TestPulseReading;
     try {
-      reading = analyzeTestPulse(sweep);
+      reading = analyzeTestPulse(sweep, analysisOptions);
     } catch (e) {
       emit({ type: 'log', level: 'warn', pipetteId, message: `test pulse not analysable: ${(e as Error).message}` });
       return;
@@ -448,6 +485,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     if (!finished) actor.send({ type: 'TP', s });
   };
   const offSweep = hw.amplifier.onSweep(onSweep);
+  const offGate = coordination.onGateChange(pipetteId, (open) => deliver({ type: open ? 'GATE_OPENED' : 'GATE_CLOSED' }));
 
   return {
     pipetteId,
@@ -499,22 +537,11 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     },
     async shutdown(why, { retract = true } = {}) {
       if (shuttingDown) return;
-      shuttingDown = true;
-      offSweep();
+      // An emergency stop also halts a safe state already running (no retraction).
+      if (!retract) ops.halt();
       const wasActive = !finished && state !== 'safe';
       actor.stop();
-      finished = true;
-      if (wasActive) {
-        const from = state;
-        state = 'safe';
-        stateSince = countedFrom = clock.now();
-        reason = why;
-        emit({ type: 'pipette.state', pipetteId, attemptId, from, to: 'safe', reason: why });
-        noteHealth(null);
-        const result = await ops.safeState(why, { retract });
-        noteOverrides();
-        if (!result.complete) emit({ type: 'log', level: 'error', pipetteId, message: `safe state incomplete: ${result.errors.join('; ')}` });
-      }
+      await abandon(why, { secure: wasActive, retract });
     },
   };
 }

@@ -30,6 +30,8 @@ export interface RigPipette {
   home: Vec3;
   shaftLengthUm: number;
   wells: CleaningStation | null;
+  /** largest voltage-clamp command (holding + step) its amplifier channel takes, mV */
+  maxCommand_mV: number;
 }
 
 export interface RigSetup {
@@ -121,17 +123,45 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     pipettes: rig.pipettes.map((p) => ({ id: p.id, axis: geometryFor(p.mount, rig.standoffZ, rig.travelZ).axis, shaftLengthUm: p.shaftLengthUm })),
     clearanceUm: preset.coordination.clearance_um,
     pauseOthersWhileSealing: preset.coordination.pause_others_while_sealing,
+    pathWaitMs: preset.coordination.path_wait_s * 1000,
   });
 
   const opsById = new Map<string, PipetteOps>();
   const resumeWaiters = new Set<() => void>();
 
+  // ---- synchronized rounds (coordination.synchronized_rounds): the k-th attempts start together
+  const roundWaiters = new Map<string, () => void>();
+  let round = 0;
+  /** taking part in rounds: not done, not kept out, not waiting for a person (safe) or a new pipette */
+  const inRounds = (r: PipetteRunner): boolean => !r.finished && !excluded.has(r.pipetteId) && r.state !== 'safe' && r.state !== 'needsPipette' && r.state !== 'done';
+  /** start the next round once every pipette in rounds is ready (or the session is finishing) */
+  const releaseRound = (): void => {
+    if (roundWaiters.size === 0) return;
+    if (!finishing && !runners.filter(inRounds).every((r) => roundWaiters.has(r.pipetteId))) return;
+    const ready = [...roundWaiters.keys()].sort();
+    const go = [...roundWaiters.values()];
+    roundWaiters.clear();
+    if (!finishing) emit({ type: 'log', level: 'info', pipetteId: null, message: `round ${++round}: ${ready.join(', ')} start together` });
+    for (const g of go) g();
+  };
+  const waitForRound = (pipetteId: string): Promise<void> =>
+    new Promise<void>((resolve) => {
+      roundWaiters.set(pipetteId, resolve);
+      releaseRound();
+    });
+
+  const paused = (): boolean => phase === 'paused';
   const nextTarget = async (pipetteId: string) => {
     options.targets.release(pipetteId);
     // While paused, no new attempt starts.
-    while (phase === 'paused') await new Promise<void>((r) => resumeWaiters.add(r));
+    while (paused()) await new Promise<void>((r) => resumeWaiters.add(r));
+    const limitReached = (): boolean => options.maxAttempts != null && issued >= options.maxAttempts;
+    if (preset.coordination.synchronized_rounds && !finishing && !limitReached() && phase === 'running' && !excluded.has(pipetteId)) {
+      await waitForRound(pipetteId);
+      while (paused()) await new Promise<void>((r) => resumeWaiters.add(r));
+    }
     if (finishing || phase !== 'running' || excluded.has(pipetteId)) return null;
-    if (options.maxAttempts != null && issued >= options.maxAttempts) {
+    if (limitReached()) {
       finish('completed');
       return null;
     }
@@ -151,6 +181,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       coordinator,
       emit,
       valveSettleMs: rig.valveSettleMs,
+      maxCommand_mV: p.maxCommand_mV,
       safeSpeeds: { tissue: preset.retract.speed_tissue_um_per_s, bath: preset.retract.speed_bath_um_per_s },
     });
     opsById.set(p.id, ops);
@@ -170,8 +201,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       coordination: {
         nextTarget,
         sealing: (id, on) => coordinator.setSealing(id, on),
+        gateOpen: (id) => coordinator.gateOpen(id),
+        onGateChange: (id, listener) => coordinator.onGateChange(id, listener),
         waitForBreakInPartners: (id, signal) => coordinator.waitForNoOtherSealing(id, signal),
         acquire: (resource, id, signal) => coordinator.acquire(resource, id, signal),
+        release: (id) => coordinator.forget(id),
       },
       newAttemptId: () => `${sessionId}-${p.id}-${String(++attemptCounter).padStart(4, '0')}`,
       onDone: () => checkAllDone(),
@@ -181,6 +215,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   cleanups.push(
     sink.subscribe((e: RigEvent) => {
       if (e.type === 'attempt.ended') records.push(e.record);
+      // a pipette leaving the rounds (safe, needsPipette, done) may be the one the others wait for
+      if (e.type === 'pipette.state' && roundWaiters.size > 0) releaseRound();
     }),
   );
 
@@ -194,6 +230,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   };
 
   function checkAllDone(): void {
+    releaseRound();
     if (runners.every((r) => r.finished)) end(endReason);
   }
 
@@ -205,6 +242,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     for (const r of runners) r.send({ type: 'FINISH' });
     for (const w of resumeWaiters) w();
     resumeWaiters.clear();
+    releaseRound();
   };
 
   const watchConnections = (): void => {
@@ -317,6 +355,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       }
       for (const w of resumeWaiters) w();
       resumeWaiters.clear();
+      releaseRound();
       for (const r of runners) {
         r.send({ type: 'ABORT', reason: `session aborted by ${by}` });
         r.send({ type: 'FINISH' });
@@ -329,6 +368,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       // However the last pipette ends while devices are being stopped, the session ends as an e-stop.
       endReason = 'estop';
       finishing = true;
+      releaseRound();
       coordinator.closeAll();
       // Motion first, on every pipette at once; then pressure and amplifiers.
       await Promise.all(rig.pipettes.map((p) => p.hw.manipulator.stop().catch(() => {})));
@@ -355,6 +395,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
           case 'abort':
             excluded.add(pipetteId);
             runner.send({ type: 'ABORT', reason: `aborted by ${by}` });
+            releaseRound();
             return ok;
           case 'clean':
             if (runner.state !== 'idle') return refuse(`pipette ${pipetteId} is ${runner.state}; clean when idle`);

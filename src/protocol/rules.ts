@@ -71,6 +71,20 @@ export function presetRules(p: AutopatchPreset): ProtocolProblem[] {
     );
   }
 
+  const a = p.test_pulse.analysis;
+  if (a.fit_start_us / 1000 >= p.test_pulse.width_ms / 2) {
+    c.add(
+      'test_pulse.analysis.fit_start_us',
+      `${fieldIs('test_pulse.analysis.fit_start_us', a.fit_start_us)} is not allowed: must be < half of test_pulse.width_ms (${p.test_pulse.width_ms} ms) — the fit needs most of the step`,
+    );
+  }
+  if (a.peak_window_ms >= p.test_pulse.width_ms) {
+    c.add(
+      'test_pulse.analysis.peak_window_ms',
+      `${fieldIs('test_pulse.analysis.peak_window_ms', a.peak_window_ms)} is not allowed: must be < test_pulse.width_ms (${p.test_pulse.width_ms} ms) — the peak is searched just after the onset`,
+    );
+  }
+
   c.rel('pipette_check.min_MOhm', '<', 'pipette_check.max_MOhm', 'MΩ', 'the accepted pipette resistance window must not be empty');
 
   c.rel('descent.low_pressure_mbar', '≤', 'descent.high_pressure_mbar', 'mbar', 'pressure drops once the region is reached');
@@ -98,6 +112,12 @@ export function presetRules(p: AutopatchPreset): ProtocolProblem[] {
   c.rel('seal.holding_at_MOhm', '<', 'seal.gigaseal_MOhm', 'MΩ', 'holding goes on before the gigaseal');
   c.rel('seal.stall_MOhm', '<', 'seal.gigaseal_MOhm', 'MΩ', 'a stall is a seal stuck below gigaseal');
   c.rel('seal.stall_s', '<', 'seal.timeout_s', 's', 'a stall must be detectable before the deadline');
+  if (p.seal.slope_window_s * p.test_pulse.rate_Hz < 2) {
+    c.add(
+      'seal.slope_window_s',
+      `${fieldIs('seal.slope_window_s', p.seal.slope_window_s)} is too short: must be ≥ ${round(2 / p.test_pulse.rate_Hz)} s, two test pulses at test_pulse.rate_Hz (${p.test_pulse.rate_Hz} Hz), so a slope can be taken`,
+    );
+  }
   p.seal.tiers.forEach((tier, i) => {
     const at = `seal.tiers[${i}].at_s`;
     const min = `seal.tiers[${i}].min_MOhm`;

@@ -109,6 +109,15 @@ export const presetSchema: Json = obj({
     rate_Hz: range('Hz', 1, 200),
     break_in_rate_Hz: range('Hz', 1, 200),
     sample_rate_kHz: range('kHz', 10, 200),
+    analysis: obj({
+      fit_start_us: range('µs', 0, 5000),
+      steady_fraction: num('', { gt: 0, max: 1 }),
+      steady_max_ms: positive('ms', 100),
+      peak_window_ms: positive('ms', 10),
+      // efeatures-nwb.md: cap R at ~3–10 GΩ
+      max_MOhm: range('MΩ', 100, 100_000),
+      min_fit_quality: range('', 0, 1),
+    }),
   }),
   pipette_check: obj({
     pressure_mbar: pressure(),
@@ -170,6 +179,7 @@ export const presetSchema: Json = obj({
       maxItems: 20,
       items: obj({ at_s: positive('s', 1800), min_MOhm: sealMOhm() }),
     },
+    slope_window_s: positive('s', 60),
   }),
   cell_attached: obj({
     wait_s: range('s', 0, 600),
@@ -204,6 +214,7 @@ export const presetSchema: Json = obj({
     clear_access_mbar: suction(),
     clear_access_ms: positive('ms', 5000),
     clear_access_max: int(0, 100, 'pulses'),
+    vrest_window_ms: positive('ms', 5000),
   }),
   record: obj({
     rest_s: range('s', 0, 3600),
@@ -230,6 +241,8 @@ export const presetSchema: Json = obj({
     break_in_together: { type: 'boolean' },
     break_in_wait_s: range('s', 0, 3600),
     clearance_um: range('µm', 0, 5000),
+    path_wait_s: positive('s', 3600),
+    synchronized_rounds: { type: 'boolean' },
   }),
 });
 

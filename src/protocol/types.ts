@@ -14,6 +14,23 @@ export interface TestPulseParams {
   /** faster rate while breaking in (stop suction the moment whole-cell is detected) */
   break_in_rate_Hz: number;
   sample_rate_kHz: number;
+  /** how each test-pulse sweep is analysed (src/analysis/testpulse.ts) */
+  analysis: TestPulseAnalysisParams;
+}
+
+export interface TestPulseAnalysisParams {
+  /** the exponential is fitted from this long after the step onset (skips the pipette-capacitance spike), µs */
+  fit_start_us: number;
+  /** fraction of the step, at its end, averaged for the steady state */
+  steady_fraction: number;
+  /** cap on that window, ms */
+  steady_max_ms: number;
+  /** window after onset searched for the instantaneous peak, ms */
+  peak_window_ms: number;
+  /** resistances above this are reported as this value ("> limit"), MΩ */
+  max_MOhm: number;
+  /** an exponential fit is used (Ra, Rm, Cm) only at this confidence or above, 0–1 */
+  min_fit_quality: number;
 }
 
 export interface PipetteCheckParams {
@@ -113,6 +130,8 @@ export interface SealParams {
   timeout_s: number;
   /** progress tiers: by `at_s`, R must have reached `min_MOhm` */
   tiers: SealTier[];
+  /** dR/dt for the rate-adaptive suction and the stall check: least squares over this window, s */
+  slope_window_s: number;
 }
 
 export interface CellAttachedParams {
@@ -164,6 +183,8 @@ export interface WholeCellParams {
   clear_access_mbar: number;
   clear_access_ms: number;
   clear_access_max: number;
+  /** resting potential: mean of an I=0 recording this long (after record.i0_settle_ms), ms */
+  vrest_window_ms: number;
 }
 
 export interface RecordParams {
@@ -260,6 +281,14 @@ export interface CoordinationParams {
   break_in_wait_s: number;
   /** minimum distance between pipette shafts, µm */
   clearance_um: number;
+  /** a move whose path stays blocked by another shaft this long fails, s */
+  path_wait_s: number;
+  /**
+   * every pipette starts its k-th attempt together (Multipatcher-style rounds):
+   * a ready pipette waits until every active one is ready; false: each goes on
+   * as soon as it is ready (PatcherBot-style)
+   */
+  synchronized_rounds: boolean;
 }
 
 export interface AutopatchPreset {

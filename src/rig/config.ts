@@ -5,6 +5,7 @@
  * a real one (a JSON file), so the control code cannot tell them apart.
  */
 import type { ManipulatorLimits, PressureLimits } from '../../drivers/types.ts';
+import type { AmpBridgeLimits } from '../../drivers/amplifiers/amp-bridge/limits.ts';
 import type { Mount, Vec3 } from '../geometry.ts';
 import type { Region } from '../sim/types.ts';
 
@@ -27,6 +28,8 @@ export interface AmplifierSpec {
   id: string;
   path: string;
   channels: number;
+  /** the amplifier's electrical envelope where it differs from the MultiClamp-class default */
+  limits?: Partial<AmpBridgeLimits>;
 }
 
 export interface PipetteSpec {

@@ -15,6 +15,7 @@ import { openScientifica } from '../../drivers/manipulators/scientifica/driver.t
 import { openSm10Controller, type Sm10Controller } from '../../drivers/manipulators/luigs-neumann-sm10/driver.ts';
 import { openPressureBox, type PressureBox } from '../../drivers/pressure/autopatch-pbox/driver.ts';
 import { openAmpBridge, type AmpBridge } from '../../drivers/amplifiers/amp-bridge/driver.ts';
+import { DEFAULT_AMP_LIMITS } from '../../drivers/amplifiers/amp-bridge/limits.ts';
 import type { RigSetup } from '../control/supervisor.ts';
 import type { RigConfig } from './config.ts';
 import { describeHardware } from './hardware-info.ts';
@@ -41,7 +42,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
       closers.push(() => box.connection.close());
     }
     for (const spec of config.amplifiers) {
-      const bridge = await openAmpBridge({ path: spec.path, binding, clock });
+      const bridge = await openAmpBridge({ path: spec.path, binding, clock, limits: spec.limits });
       bridges.set(spec.id, bridge);
       connections.push(bridge.connection);
       closers.push(() => bridge.connection.close());
@@ -120,6 +121,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
           region: p.region,
           home: p.home,
           shaftLengthUm: p.shaftLengthUm,
+          maxCommand_mV: ({ ...DEFAULT_AMP_LIMITS, ...config.amplifiers.find((a) => a.id === p.amplifier.bridge)?.limits }).maxVoltageV * 1000,
           wells: wells ? { detergent: wells.detergent!, rinse: wells.rinse! } : null,
         };
       }),

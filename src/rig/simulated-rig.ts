@@ -46,6 +46,11 @@ export interface SimulatedRigOptions {
   regionDepthUm?: number;
   /** extra physics settings (tests) */
   worldOverrides?: Parameters<typeof createSimWorld>[0]['overrides'];
+  /**
+   * every pipette cleans in the first pipette's two wells (tests of coordination):
+   * the others cross the prep, and the other shafts, to reach them, and queue for them
+   */
+  sharedWells?: boolean;
 }
 
 export interface SimulatedRig {
@@ -114,8 +119,9 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
   const regionDepth = options.regionDepthUm ?? 400;
   const kinds = options.manipulators ?? ALL_DRIVERS;
   const layout = simulatedLayout(n, options.preparation, regionDepth);
+  if (options.sharedWells) for (const l of layout) l.wells = layout[0].wells;
   const ids = layout.map((_, i) => `p${i + 1}`);
-  const wells = layout.flatMap((l) => l.wells);
+  const wells = [...new Map(layout.flatMap((l) => l.wells).map((w) => [w.name, w])).values()];
 
   const world = createSimWorld({
     seed: options.seed,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEma, createFirstMedian, createRangeTracker, createRiseCounter, createSlope } from '../../src/analysis/filters.ts';
+import { createEma, createRangeTracker, createRiseCounter, createSlope } from '../../src/analysis/filters.ts';
 import { gaussian, rng } from './synth.ts';
 
 /** Reading times (ms) from 0 to endMs at a nominal rate with ±40 % seeded jitter per interval. */
@@ -185,22 +185,5 @@ describe('createRangeTracker', () => {
     }
     expect(d!).toBeLessThan(25e3);
     expect(l!).toBeGreaterThan(25e3);
-  });
-});
-
-describe('createFirstMedian', () => {
-  it('takes the median and spread of the first n readings and then holds them', () => {
-    const fm = createFirstMedian(5);
-    expect([5e6, 7e6, 4e6, 100e6, 6e6].map((x) => fm.update(x))).toEqual([null, null, null, null, 6e6]);
-    expect(fm.spread).toBe(96e6);
-    expect(fm.update(1)).toBe(6e6);
-    expect(fm.count).toBe(5);
-    expect(fm.done).toBe(true);
-    const even = createFirstMedian(4);
-    [1, 4, 2, 3].forEach((x) => even.update(x));
-    expect(even.median).toBe(2.5);
-    even.reset();
-    expect(even.median).toBeNull();
-    expect(even.done).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runCommand } from '../../src/cli/commands/run.ts';
 import { openDatabase } from '../../src/store/migrations.ts';
 import { listAttempts, listSessions } from '../../src/store/queries.ts';
+import { PIPETTE_STATES } from '../../src/control/events.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ap-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -166,5 +167,54 @@ describe('autopatch run', () => {
     const r = await run(['--host', 'no such host!', '--db', join(dir, 'never2.sqlite')]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--host must be an address or a host name/);
+  });
+});
+
+describe('autopatch run: --duration and the progress line', () => {
+  it('stops starting attempts after --duration minutes of rig time, ending as a duration session', async () => {
+    const db = join(dir, 'duration.sqlite');
+    const r = await run(['--virtual', '--seed', '4', '--pipettes', '2', '--duration', '3', '--preset', 'culture', '--db', db, '--quiet']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/session \S+ ended \(duration\) after \d+\.\d min of rig time/);
+    const store = openDatabase(db);
+    const [session] = listSessions(store);
+    expect(session.status).toBe('completed');
+    const attempts = listAttempts(store, [session.id]);
+    expect(attempts.length).toBeGreaterThan(0);
+    // every attempt started within the first 3 minutes of the session; the running ones were allowed to finish
+    for (const a of attempts) expect(a.startEpochMs - session.startEpochMs).toBeLessThanOrEqual(3 * 60_000);
+    expect(Math.max(...attempts.map((a) => a.endEpochMs ?? 0)) - session.startEpochMs).toBeGreaterThan(3 * 60_000);
+    store.close();
+  });
+
+  it('prints a progress line per rig minute: each pipette with its state and time in it, and the running funnel', async () => {
+    const db = join(dir, 'progress.sqlite');
+    const r = await run(['--virtual', '--seed', '4', '--pipettes', '2', '--duration', '4', '--preset', 'culture', '--db', db]);
+    expect(r.code).toBe(0);
+    const states = PIPETTE_STATES.join('|');
+    const line = new RegExp(`^\\[(\\d+:\\d\\d)\\] p1 (${states}) \\d+:\\d\\d \\| p2 (${states}) \\d+:\\d\\d \\|\\| attempts (\\d+), sealed (\\d+), whole-cell (\\d+), recorded (\\d+) \\((\\d+\\.\\d) cells/h\\)$`);
+    const progress = r.out.split('\n').filter((l) => l.startsWith('['));
+    expect(progress.length).toBeGreaterThanOrEqual(4);
+    const parsed = progress.map((l) => {
+      const m = line.exec(l);
+      expect(m, l).not.toBeNull();
+      return { at: m![1], attempts: Number(m![4]), sealed: Number(m![5]), wholeCell: Number(m![6]), recorded: Number(m![7]) };
+    });
+    expect(parsed.slice(0, 4).map((p) => p.at)).toEqual(['1:00', '2:00', '3:00', '4:00']);
+    for (let i = 1; i < parsed.length; i++) {
+      // running counts only grow, and the funnel narrows
+      expect(parsed[i].attempts).toBeGreaterThanOrEqual(parsed[i - 1].attempts);
+      expect(parsed[i].recorded).toBeGreaterThanOrEqual(parsed[i - 1].recorded);
+      expect(parsed[i].recorded).toBeLessThanOrEqual(parsed[i].wholeCell);
+      expect(parsed[i].wholeCell).toBeLessThanOrEqual(parsed[i].sealed);
+    }
+    // the last line's figures agree with what was stored
+    const store = openDatabase(db);
+    const [session] = listSessions(store);
+    const attempts = listAttempts(store, [session.id]);
+    expect(parsed.at(-1)!.attempts).toBeLessThanOrEqual(attempts.length);
+    expect(parsed.at(-1)!.recorded).toBeLessThanOrEqual(attempts.filter((a) => a.outcome === 'recorded').length);
+    store.close();
   });
 });

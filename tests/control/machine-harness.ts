@@ -8,8 +8,10 @@ import { createVirtualClock, sleep, type VirtualClock } from '../../src/clock/in
 import { loadPreset } from '../../src/protocol/load.ts';
 import type { AutopatchPreset } from '../../src/protocol/types.ts';
 import { createPipetteMachine, type MachineServices, type PipetteContext, type Target } from '../../src/control/pipette-machine.ts';
-import type { Signals } from '../../src/control/signals.ts';
+import { createSignalConditioner, testPulseOptions, type ConditionerInput, type Signals } from '../../src/control/signals.ts';
 import type { PipetteStateName } from '../../src/control/events.ts';
+import type { Sweep } from '../../drivers/types.ts';
+import { analyzeTestPulse } from '../../src/analysis/testpulse.ts';
 
 export interface Call {
   t: number;
@@ -34,6 +36,8 @@ export function signals(t: number, partial: Partial<Signals> = {}): Signals {
     ra: null,
     cm: null,
     rm: null,
+    cmAtLeast: null,
+    transient: partial.cm != null ? 'fitted' : 'none',
     ihold: -20,
     fitQuality: 0,
     windowCount: 0,
@@ -54,6 +58,12 @@ export interface Harness {
   state(): PipetteStateName;
   context(): PipetteContext;
   tp(partial?: Partial<Signals>): void;
+  /** a raw reading (Ω, F, A) through the real signal filters (signals.ts), as the runner feeds them */
+  reading(r: Partial<ConditionerInput>): Signals;
+  /** a test-pulse sweep through the real analysis and signal filters */
+  sweep(s: Sweep): Signals;
+  /** open or close this pipette's motion gate (as the coordinator would) */
+  setGate(open: boolean): void;
   /** send TP readings every `everyMs` for `forMs`, each built by `make(t)` */
   stream(forMs: number, everyMs: number, make: (t: number) => Partial<Signals>): Promise<void>;
   run(ms: number): Promise<void>;
@@ -64,7 +74,22 @@ export interface Harness {
   breakIns: Array<{ n: number; aborted: boolean }>;
 }
 
-export function createHarness(options: { preset?: string; overrides?: (p: AutopatchPreset) => void; targets?: number; recordFails?: boolean } = {}): Harness {
+export interface HarnessOptions {
+  preset?: string;
+  overrides?: (p: AutopatchPreset) => void;
+  targets?: number;
+  recordFails?: boolean;
+  /** targets are asked for but never answered (the pipette waits in idle) */
+  holdTargets?: boolean;
+  /** Vrest the measurement returns, V */
+  vrest?: number;
+  /** services that reject (a device fault while doing them) */
+  failing?: Array<'retract' | 'clean'>;
+  /** the break-in partners never become ready */
+  partnersNeverReady?: boolean;
+}
+
+export function createHarness(options: HarnessOptions = {}): Harness {
   const clock = createVirtualClock();
   const preset = structuredClone(loadPreset(options.preset ?? 'in-vivo-blind'));
   options.overrides?.(preset);
@@ -81,9 +106,25 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
     new Promise((_, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })), { once: true }));
 
   let last: Signals | null = null;
+  let gate = true;
+  const conditioner = createSignalConditioner(preset);
+  const analysisOptions = testPulseOptions(preset);
   const services: MachineServices = {
-    resetSignals: (which) => log('resetSignals', which),
+    resetSignals: (which) => {
+      log('resetSignals', which);
+      if (which === 'baseline') conditioner.resetBaseline();
+      else if (which === 'window') conditioner.resetWindow();
+      else if (which === 'window-off') conditioner.closeWindow();
+      else conditioner.resetSeal();
+    },
     lastSignals: () => last,
+    holdBaseline: (on) => {
+      log('holdBaseline', on);
+      if (on) conditioner.freezeBaseline();
+      else conditioner.resumeBaseline();
+    },
+    now: () => clock.now(),
+    gateOpen: () => gate,
     prepareCheck: async (t) => log('prepareCheck', t),
     descend: async (t) => {
       log('descend', t);
@@ -108,7 +149,7 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
     clearAccess: async () => log('clearAccess'),
     measureVrest: async () => {
       log('measureVrest');
-      return -0.065;
+      return options.vrest ?? -0.065;
     },
     record: async () => {
       log('record');
@@ -119,20 +160,26 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
     retract: async () => {
       log('retract');
       await sleep(clock, 2000);
+      if (options.failing?.includes('retract')) throw new Error('manipulator stopped answering');
     },
     clean: async (signal) => {
       log('clean');
       await Promise.race([sleep(clock, 30_000), waitAbort(signal)]);
+      if (options.failing?.includes('clean')) throw new Error('well lock lost');
     },
     reportFault: (e) => log('reportFault', e instanceof Error ? e.message : String(e)),
     safeState: async (reason) => {
       log('safeState', reason);
       return { complete: true, errors: [] };
     },
-    waitForBreakInPartners: async () => log('waitForBreakInPartners'),
+    waitForBreakInPartners: async (signal) => {
+      log('waitForBreakInPartners');
+      if (options.partnersNeverReady) await waitAbort(signal);
+    },
     sealing: (on) => log('sealing', on),
     requestTarget: () => {
       log('requestTarget');
+      if (options.holdTargets) return;
       const more = targetsLeft-- > 0;
       queueMicrotask(() => actor.send(more ? { type: 'START', target: TARGET } : { type: 'FINISH' }));
     },
@@ -170,6 +217,21 @@ export function createHarness(options: { preset?: string; overrides?: (p: Autopa
     tp(partial = {}) {
       last = signals(clock.now(), partial);
       actor.send({ type: 'TP', s: last });
+    },
+    reading(r) {
+      const full: ConditionerInput = { r: 5e6, ra: null, cm: null, rm: null, ihold: -20e-12, fitQuality: 0, mode: 'VC', ...r };
+      last = conditioner.update(full, clock.now());
+      actor.send({ type: 'TP', s: last });
+      return last;
+    },
+    sweep(sw) {
+      last = conditioner.update(analyzeTestPulse(sw, analysisOptions), clock.now());
+      actor.send({ type: 'TP', s: last });
+      return last;
+    },
+    setGate(open) {
+      gate = open;
+      actor.send({ type: open ? 'GATE_OPENED' : 'GATE_CLOSED' });
     },
     async stream(forMs, everyMs, make) {
       const end = clock.now() + forMs;

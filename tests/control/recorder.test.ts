@@ -182,6 +182,7 @@ function rig(cell: CellModel, sets: StimulusSet[], tweak: (p: AutopatchPreset) =
     coordinator: { waitForGate: refuse, gateOpen: () => true, onGateClose: () => () => {}, reservePath: refuse, acquire: refuse, reportPosition: () => {} },
     emit,
     valveSettleMs: 50,
+    maxCommand_mV: 1000,
     safeSpeeds: { tissue: 10, bath: 100 },
   });
   const recorder = createStimulusRecorder({ clock, emit, stimulusSets: new Map(sets.map((s) => [s.name, s])) });

@@ -73,7 +73,10 @@ describe('shipped protocol files', () => {
     expect(p.break_in.success_MOhm).toBe(500);
     expect(p.break_in.success_cm_pF).toBe(8);
     expect(p.whole_cell.ra_max_MOhm).toBe(70);
-    expect(p.test_pulse.break_in_rate_Hz).toBe(100);
+    // efeatures-nwb.md: a 10 ms step with 35 % baseline each side; the fastest rate that sweep fits is 58 Hz
+    expect(p.test_pulse.width_ms).toBe(10);
+    expect(p.test_pulse.break_in_rate_Hz).toBe(50);
+    expect(p.coordination.synchronized_rounds).toBe(true);
   });
 
   it('slice and culture are targeted, with lower pressures, tighter access and shorter timeouts than in vivo', () => {

@@ -90,7 +90,8 @@ describe('sessions in virtual time', () => {
       const hunting: Array<[number, number, number]> = [];
       let inHunt = false;
       lab.sink.subscribe((e) => {
-        if (e.type === 'pipette.state') inHunt = e.to === 'hunt';
+        // hunting, and the hit checks in between (a false hit goes back to hunting from where it stopped)
+        if (e.type === 'pipette.state') inHunt = e.to === 'hunt' || e.to === 'confirmHit';
         if (e.type === 'pipette.position' && inHunt) hunting.push([...e.world] as [number, number, number]);
       });
       const supervisor = await lab.startSession();

@@ -9,7 +9,7 @@
 export const LOG_ENTRIES = 200;
 const FUNNEL = ['approached', 'detected', 'sealed', 'wholeCell', 'recorded'];
 /** state changes into these are logged as warnings (log styling only; health comes from the rig) */
-const WARN_STATES = new Set(['broken', 'fouled', 'needsPipette']);
+const WARN_STATES = new Set(['broken', 'fouled', 'lost', 'needsPipette']);
 /** bumped on every history change, so a view can tell without comparing arrays */
 let historyVersion = 0;
 

@@ -15,7 +15,7 @@ const STATE_GROUP = /** @type {Record<string, string>} */ ({
   seal: 'seal', cellAttached: 'seal',
   breakIn: 'cell', wholeCell: 'cell', record: 'cell',
   retract: 'service', clean: 'service',
-  broken: 'failed', fouled: 'failed', needsPipette: 'failed',
+  broken: 'failed', fouled: 'failed', lost: 'failed', needsPipette: 'failed',
   idle: 'rest', safe: 'rest', done: 'rest',
 });
 const WHOLE_CELL = new Set(['wholeCell', 'record']);

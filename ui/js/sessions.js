@@ -21,7 +21,7 @@ wireEstop($('#estop'));
 const GROUP = /** @type {Record<string, string>} */ ({
   pipetteCheck: 'approach', descent: 'approach', hunt: 'approach', confirmHit: 'approach',
   seal: 'seal', cellAttached: 'seal', breakIn: 'cell', wholeCell: 'cell', record: 'cell',
-  retract: 'service', clean: 'service', broken: 'failed', fouled: 'failed', needsPipette: 'failed',
+  retract: 'service', clean: 'service', broken: 'failed', fouled: 'failed', lost: 'failed', needsPipette: 'failed',
   idle: 'rest', safe: 'rest', done: 'rest',
 });
 const STAGES = [
