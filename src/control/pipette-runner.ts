@@ -111,6 +111,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
   /** start of the time in this state not yet added to `durations` (an attempt's end counts it early) */
   let countedFrom = stateSince;
   let reason = 'created';
+  /** the machine's last note, seen by the subscription */
+  let noted = reason;
   let attemptId: string | null = null;
   let attempts = 0;
   let attemptStart = { t: clock.now(), epochMs: clock.epochMs() };
@@ -442,9 +444,12 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
           options.onDone?.();
         }
       } else {
-        reason = ctx.reason;
+        // A note inside a state (a clear-access pulse, partners ready) is logged; the
+        // snapshot's reason stays that of the last state change, as the stream has it.
+        if (ctx.reason !== noted) emit({ type: 'log', level: 'info', pipetteId, message: `${top}: ${ctx.reason}` });
         noteHealth(ctx);
       }
+      noted = ctx.reason;
       if (ctx.cleanCount !== cleanCount) {
         cleanCount = ctx.cleanCount;
         emit({ type: 'pipette.cleanCount', pipetteId, cleanCount });

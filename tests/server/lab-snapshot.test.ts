@@ -39,6 +39,7 @@ beforeAll(async () => {
   ui.applySnapshot(model, lab.host.snapshot(), 0);
   lab.sink.subscribe((e) => {
     seen.add(e.type === 'pipette.health' ? `health:${e.health}` : e.type);
+    if (e.type === 'log' && e.pipetteId) seen.add(`note:${e.pipetteId} ${e.message}`);
     if (e.type === 'sweep' && e.sweep.kind === 'testpulse') storedTestPulses++;
     ui.applyEvent(model, e, 0);
   });
@@ -86,6 +87,8 @@ describe('event stream = snapshot, on the emulated rig', () => {
     }
     expect(lab.host.snapshot().funnel.attempts).toBeGreaterThanOrEqual(3);
     expect(seen.has('pipette.cleanCount')).toBe(true);
+    // p4's clear-access pulse, a note inside whole-cell, is logged (its panel keeps "broke in")
+    expect(seen.has('note:p4 wholeCell: clear-access pulse given')).toBe(true);
   }, 300_000);
 
   it('operator overrides and their release by the safe state are streamed', async () => {
