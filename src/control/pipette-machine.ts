@@ -892,7 +892,8 @@ export function createPipetteMachine(services: MachineServices) {
         // A second abort while securing must not restart the safe-state path.
         on: { ABORT: {}, DEVICE_ERROR: {} },
       },
-      done: { type: 'final' },
+      // A finished pipette leaves nothing on: whatever path led here, the line is vented.
+      done: { type: 'final', entry: 'atmosphere' },
     },
   });
 }

@@ -55,8 +55,13 @@ export interface SafeStateResult {
 export interface PipetteOps {
   readonly pipetteId: string;
   readonly geometry: PipetteGeometry;
-  /** last known tip position, world µm */
+  /** last known tip position, world µm (for display: may be where a move started) */
   readonly position: Vec3 | null;
+  /**
+   * Where the tip is, to plan from: the device is asked again if a move was under
+   * way or ended without a reply saying where (an interrupted leg stops anywhere on it).
+   */
+  restingPosition(): Promise<Vec3>;
   readPosition(): Promise<Vec3>;
   /** follow waypoints; gated moves wait for the coordination gate and resume after it reopens */
   follow(legs: Waypoint[], options: { gated: boolean; signal?: AbortSignal }): Promise<Vec3>;
@@ -113,6 +118,8 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
   const { pipetteId, hw, geometry, clock, coordinator, emit } = options;
   const { manipulator, pressure: pch, amplifier } = hw;
   let position: Vec3 | null = null;
+  /** `position` is where the stage stands (no move since it was read) */
+  let settled = false;
   let desiredPressure = 0;
   let desiredHolding = 0;
   /** the test-pulse step riding on the holding, mV */
@@ -123,12 +130,14 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
 
   const notePosition = (manip: Vec3): Vec3 => {
     position = toWorld(geometry.mount, manip);
+    settled = true;
     coordinator.reportPosition(pipetteId, position);
     emit({ type: 'pipette.position', pipetteId, world: position, manipulator: manip });
     return position;
   };
 
   const readPosition = async (): Promise<Vec3> => notePosition(await manipulator.position());
+  const restingPosition = async (): Promise<Vec3> => (settled && position ? position : readPosition());
 
   const checkLeg = (leg: Waypoint): Vec3 => {
     const target = toManipulator(geometry.mount, leg.to);
@@ -144,7 +153,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       if (halted) throw new DeviceError('interrupted', `pipette ${pipetteId}`, `move (${leg.label})`, 'emergency stop: no motion');
       if (signal?.aborted) throw new Aborted(signal.reason);
       if (gated) await coordinator.waitForGate(pipetteId, signal);
-      const from = position ?? (await readPosition());
+      const from = await restingPosition();
       const release = await coordinator.reservePath(pipetteId, from, leg.to, signal);
       let gateClosed = false;
       const offGate = gated
@@ -156,6 +165,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       const onAbort = (): void => void manipulator.stop().catch(() => {});
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
+        settled = false;
         const landed = await manipulator.moveTo(target, { speed: leg.speed });
         return notePosition(landed);
       } catch (e) {
@@ -235,10 +245,11 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       return holdingState;
     },
     readPosition,
+    restingPosition,
     async follow(legs, { gated, signal }) {
       // Check every leg before the first moves: a plan that would break a limit half-way never starts.
       for (const leg of legs) checkLeg(leg);
-      let last = position ?? (await readPosition());
+      let last = await restingPosition();
       for (const leg of legs) last = await moveLeg(leg, gated, signal);
       return last;
     },

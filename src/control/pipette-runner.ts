@@ -146,13 +146,17 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
   };
 
   /** Fire-and-forget hardware work from machine actions; a failure becomes a DEVICE_ERROR for the machine. */
+  /** fire-and-forget hardware work still under way (the pipette is done only once it has answered) */
+  const inflight = new Set<Promise<unknown>>();
   const background = (label: string, work: () => Promise<unknown>): void => {
-    work().catch((e: unknown) => {
+    const p = work().catch((e: unknown) => {
       if (isAbort(e)) return;
       const message = e instanceof Error ? e.message : String(e);
       emit({ type: 'fault', pipetteId, device: label, kind: (e as { kind?: string }).kind ?? 'error', message });
       actor.send({ type: 'DEVICE_ERROR', error: faultReason(e) });
     });
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
   };
 
   const regionEnd = (target: Target): Vec3 =>
@@ -163,7 +167,7 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
   const startPoint = (target: Target): Vec3 =>
     target.kind === 'blind' ? alongAxisToZ(target.position, geometry.axis, geometry.standoffZ) : startPointFor(target.position, geometry);
 
-  const here = async (): Promise<Vec3> => ops.position ?? (await ops.readPosition());
+  const here = (): Promise<Vec3> => ops.restingPosition();
 
   const services: MachineServices = {
     resetSignals: (which) => {
@@ -441,7 +445,8 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
         noteHealth(ctx);
         if (top === 'done') {
           finished = true;
-          options.onDone?.();
+          // e.g. the vent on entering `done`: the session ends after the devices took it
+          void Promise.allSettled([...inflight]).then(() => options.onDone?.());
         }
       } else {
         // A note inside a state (a clear-access pulse, partners ready) is logged; the

@@ -10,9 +10,7 @@
  * the binding's byte logs by readers written from the protocol documents
  * (./wire-checks.ts), break no limit and no rule tying them to the session's
  * events (gigaseal → vent, holding at the holding threshold, nothing after
- * break-in, safe means safe, vented at the end). A check that fails on a bug
- * of the product is kept as `it.fails` with a KNOWN BUG note saying what the
- * bytes show; it turns red when the bug is fixed, to be made an `it` again.
+ * break-in, safe means safe, vented at the end).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../src/clock/index.ts';
@@ -96,8 +94,6 @@ const ended = (s: Session): AttemptRecord[] => s.events.flatMap((e) => (e.type =
 const only = (violations: WireReport['rules'], ...rules: string[]) => violations.filter((v) => rules.includes(v.rule));
 
 const seeds = [3, 8];
-/** seeds whose session ends with a line still on the regulator (see the KNOWN BUG below) */
-const END_VENT_BUG = new Set([8]);
 const sessions = new Map<number, Session>();
 
 beforeAll(async () => {
@@ -166,14 +162,9 @@ describe.each(seeds)('a 50-attempt four-pipette session (seed %i)', (seed) => {
     expect(wire.limits.filter((v) => v.rule !== 'fast-in-tissue')).toEqual([]);
   });
 
-  // KNOWN BUG (src/control/pipette-runner.ts, the `retract` service): when a move is
-  // interrupted below the surface (tip broken or clogged in descent, or a skip), retract
-  // plans from `here()` = ops.position, which is still the start of the interrupted leg
-  // (the surface), not where the tip stopped: it leaves the tissue in one leg at
-  // retract.speed_bath (100 µm/s). Seed 3: p1 `m 313750 313750 312500` at 100 µm/s from
-  // 95.8 µm deep (the skip), p2 `S v=6 …` from 380 µm (tip broken in descent). The
-  // operator's skip makes it happen in every seed. Back to `it` once fixed.
-  it.fails('moved no faster than the in-tissue speed below the surface', () => {
+  // An interrupted leg (tip broken or clogged in descent, or a skip) stops anywhere on it:
+  // the retract plans from where the device says the tip is, so it leaves at the tissue speed.
+  it('moved no faster than the in-tissue speed below the surface', () => {
     expect(s().wire.counts.inTissueMoves).toBeGreaterThan(1000);
     expect(only(s().wire.limits, 'fast-in-tissue')).toEqual([]);
   });
@@ -193,22 +184,15 @@ describe.each(seeds)('a 50-attempt four-pipette session (seed %i)', (seed) => {
     expect(only(s().wire.rules, 'whole-cell-vent', 'pulse-after-break-in', 'suction-after-break-in', 'zap-after-break-in')).toEqual([]);
   });
 
-  // KNOWN BUG (being fixed): suction comes back on after the safe state. Aborted as it
-  // starts sealing, the pipette's seal suction is still waiting out the valve settle time
-  // (rig valveSettleMs, 300 ms) when the safe path vents; the valve then opens onto the
-  // regulator. Seed 3: p4 `SET 4 -30.00` 612199.7, safe `VALVE 4 ATM` 612203.7, then
-  // `VALVE 4 REG` 612503.7: −30 mbar on the line until the retry 41 s later. Back to `it` once fixed.
-  it.fails('vented every safe pipette and kept it vented until the retry', () => {
+  // Aborted as it starts sealing, the seal suction is still waiting out the valve settle time
+  // when the safe path vents: the vent cancels it (the valve must not open onto the regulator after).
+  it('vented every safe pipette and kept it vented until the retry', () => {
     expect(s().wire.checked.safe).toBeGreaterThanOrEqual(2);
     expect(only(s().wire.rules, 'safe-final-pressure', 'safe-pressure-after-secured')).toEqual([]);
   });
 
-  // KNOWN BUG (being fixed): an aborted recording restores −70 mV. Aborted during a
-  // current-clamp stimulus, the safe path's `holding 0` never reaches the wire and the
-  // recorder's clean-up then commands VC −70 mV. Seed 3: p4 safe at 245420.5, then
-  // mode(1,VC), mode(1,I0), mode(1,VC), holding(1,-70) at 248647.4, still in force when
-  // the pipette leaves safe at 289294. Back to `it` once fixed.
-  it.fails('left every safe pipette in VC at 0 mV and kept it there until the retry', () => {
+  // Aborted during a current-clamp stimulus, the recorder restores nothing: the safe state owns the amplifier.
+  it('left every safe pipette in VC at 0 mV and kept it there until the retry', () => {
     expect(s().wire.checked.safe).toBeGreaterThanOrEqual(2);
     expect(only(s().wire.rules, 'safe-final-holding', 'safe-holding-after-secured')).toEqual([]);
   });
@@ -231,12 +215,8 @@ describe.each(seeds)('a 50-attempt four-pipette session (seed %i)', (seed) => {
     for (const [, m] of s().lab.sim.manipulators) expect(m.emulator.motion(m.unit).moving).toBe(false);
   });
 
-  // KNOWN BUG (seed 8 only: it depends on how the session unfolds): a pipette whose last
-  // attempt ends retract → idle → done keeps its line on the regulator at
-  // retract.pressure_mbar; nothing vents it at `done` or at the end of the session.
-  // Seed 8: p3 `SET 3 30.00` at 3040463.3 (valve on REG), still on at the end (3115888).
-  // If this starts failing for seed 8, check whether it was fixed or is just no longer hit.
-  (END_VENT_BUG.has(seed) ? it.fails : it)('ends with every line at atmosphere (on the wire and in the box)', () => {
+  // whatever path a pipette's last attempt took to `done` (retract → idle → done kept retract.pressure_mbar on before)
+  it('ends with every line at atmosphere (on the wire and in the box)', () => {
     expect(only(s().wire.rules, 'line-on-at-end')).toEqual([]);
     for (const [, box] of s().lab.sim.pressureBoxes) {
       for (let ch = 0; ch < box.emulator.channelCount; ch++) expect(box.emulator.state(ch).source).toBe('atmosphere');
