@@ -12,6 +12,11 @@
  * is advanced with the exact exponential solution, so the sampled response is
  * exact for any sample rate.
  *
+ * The electrode offset E (`offsetV`) is a series source between the amplifier and
+ * the pipette: at zero current the amplifier reads +E (current clamp), and a
+ * voltage command V drives the pipette with V − E (voltage clamp). So one
+ * correction (E, what auto pipette offset finds) nulls it in both modes.
+ *
  * Cp current is Cp·ΔV/Δt per sample (a first difference of the command): an
  * amplifier's fast-capacitance compensation of `fast` F removes exactly
  * fast·ΔV/Δt, so setting fast = Cp cancels it to float precision.
@@ -43,7 +48,7 @@ export function voltageClampResponse(c: CircuitSnapshot, sampleRateHz: number, c
     let prev = n > 0 ? command[0] : 0;
     for (let i = 0; i < n; i++) {
       const v = command[i];
-      out[i] = (v + off) * g + cpk * (v - prev);
+      out[i] = (v - off) * g + cpk * (v - prev);
       prev = v;
     }
     return;
@@ -63,10 +68,10 @@ export function voltageClampResponse(c: CircuitSnapshot, sampleRateHz: number, c
   const cI = Gp * (1 - Gp / D);
   const dI = (-Gp * Ga) / D;
   let prev = n > 0 ? command[0] : 0;
-  let vm = aV * (prev + off) + bV;
+  let vm = aV * (prev - off) + bV;
   for (let i = 0; i < n; i++) {
     const cmd = command[i];
-    const vs = cmd + off;
+    const vs = cmd - off;
     out[i] = cI * vs + dI * vm + cpk * (cmd - prev);
     const vInf = aV * vs + bV;
     vm = vInf + (vm - vInf) * e;
@@ -102,7 +107,7 @@ export function passiveCurrentClampResponse(c: CircuitSnapshot, sampleRateHz: nu
 
 /** Steady-state current at a constant command (A): the holding current the amplifier would read. */
 export function steadyCurrent(c: CircuitSnapshot, commandV: number): number {
-  const vs = commandV + c.offsetV;
+  const vs = commandV - c.offsetV;
   if (!Number.isFinite(c.Ra)) return vs / (c.Rp + c.Rs);
   // node A: (Vs − VA)/Rp = VA/Rs + (VA − Em)/(Ra + Rm)
   const gCell = 1 / (c.Ra + c.Rm);

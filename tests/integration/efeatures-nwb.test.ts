@@ -152,8 +152,10 @@ describe('recorded cells and their e-features', () => {
       // the seal only tightens during the recording: the baseline is no further from rest than through the seal it started with
       expect(f.vBaseline!).toBeLessThan(m.baselineV + 1e-3);
       expect(f.rheobaseA).toBeCloseTo(m.rheobaseA!, 20);
-      expect(f.fiSlope! / m.fiSlope!).toBeGreaterThan(0.9);
-      expect(f.fiSlope! / m.fiSlope!).toBeLessThan(1.1);
+      // spike counts of a noisy recording may differ by one per sweep from the noiseless model, no more
+      expect(Math.abs(f.fiSlope! - m.fiSlope!)).toBeLessThanOrEqual(m.fiSlopeOneSpike! * (1 + 1e-9));
+      expect(f.fiSlope! / m.fiSlope!).toBeGreaterThan(0.75);
+      expect(f.fiSlope! / m.fiSlope!).toBeLessThan(1.25);
       expect(Math.abs(f.heroAdaptation! - m.heroAdaptation!)).toBeLessThan(0.02);
     }
   });

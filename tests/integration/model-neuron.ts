@@ -78,6 +78,11 @@ export interface ModelFeatures {
   rheobaseA: number | null;
   /** least-squares rate vs current over the spiking steps, Hz/A */
   fiSlope: number | null;
+  /**
+   * How far the slope can move if each spiking sweep's count is off by one spike (1 Hz on a
+   * 1 s step), Hz/A: Σ|a − ā| / Σ(a − ā)². A noisy recording of the same neuron may differ by that.
+   */
+  fiSlopeOneSpike: number | null;
   /** at the given hero amplitude */
   heroAdaptation: number | null;
 }
@@ -86,6 +91,7 @@ export interface ModelFeatures {
 export function modelFeatures(m: NeuronModel, c: Circuit, amplitudesA: number[], heroA: number): ModelFeatures {
   const spiking = amplitudesA.map((a) => ({ a, rate: modelStep(m, c, a).spikes.length })).filter((x) => x.rate > 0);
   let fiSlope: number | null = null;
+  let fiSlopeOneSpike: number | null = null;
   if (spiking.length >= 2) {
     const mx = spiking.reduce((s, x) => s + x.a, 0) / spiking.length;
     const my = spiking.reduce((s, x) => s + x.rate, 0) / spiking.length;
@@ -96,11 +102,13 @@ export function modelFeatures(m: NeuronModel, c: Circuit, amplitudesA: number[],
       sxx += (x.a - mx) ** 2;
     }
     fiSlope = sxy / sxx;
+    fiSlopeOneSpike = spiking.reduce((sum, x) => sum + Math.abs(x.a - mx), 0) / sxx;
   }
   return {
     baselineV: modelStep(m, c, 0).baselineV,
     rheobaseA: spiking.find((x) => x.a > 0)?.a ?? null,
     fiSlope,
+    fiSlopeOneSpike,
     heroAdaptation: adaptationIndex(modelStep(m, c, heroA).spikes),
   };
 }

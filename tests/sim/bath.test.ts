@@ -1,3 +1,4 @@
+import { measureZeroCurrentPotential } from '../../drivers/amplifiers/amp-bridge/acquisition.ts';
 import { describe, expect, it } from 'vitest';
 import { createSimWorld, type Preparation } from '../../src/sim/index.ts';
 import { mean, scripted, sd } from './helpers.ts';
@@ -67,8 +68,20 @@ describe('pipette in the bath', () => {
     const p = scripted(world, 'p', [0, 0, -500]);
     const out = p.sim.voltageClamp(0, 20000, new Float32Array(100));
     const truth = p.sim.truth();
-    expect(out[50]).toBeCloseTo(p.sim.offsetV / truth.pipetteResistance, 15);
-    const nulled = p.sim.voltageClamp(0, 20000, new Float32Array(100).fill(-p.sim.offsetV));
+    expect(out[50]).toBeCloseTo(-p.sim.offsetV / truth.pipetteResistance, 15);
+    const nulled = p.sim.voltageClamp(0, 20000, new Float32Array(100).fill(p.sim.offsetV));
     expect(Math.abs(nulled[50])).toBeLessThan(1e-15);
+  });
+
+  it('one offset nulls both clamps: the zero-current potential in VC is what IC reads at zero current', () => {
+    for (const seed of [2, 5, 9]) {
+      const world = createSimWorld({ seed, preparation: 'slice', pipettes: [{ id: 'p', axis: [1, 0, 0] }], overrides: { noise: false } });
+      const p = scripted(world, 'p', [0, 0, -500]);
+      expect(Math.abs(p.sim.offsetV)).toBeGreaterThan(1e-5);
+      const vc = measureZeroCurrentPotential(p.sim, 'VC', 0, 20000, 200) as number;
+      const ic = measureZeroCurrentPotential(p.sim, 'IC', 20, 20000, 200) as number;
+      expect(vc).toBeCloseTo(p.sim.offsetV, 9);
+      expect(ic).toBeCloseTo(p.sim.offsetV, 9);
+    }
   });
 });

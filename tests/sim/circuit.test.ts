@@ -12,8 +12,9 @@ function analyticStep(c: CircuitSnapshot, v1: number, v2: number, t: number): nu
   const b = (vs: number): number => vs / (c.Rp * c.Ra * d) + c.Em / c.Rm;
   const vInf = (vs: number): number => b(vs) / a;
   const tau = c.Cm / a;
-  const s1 = v1 + c.offsetV;
-  const s2 = v2 + c.offsetV;
+  // the electrode offset is a series source: the pipette sees the command minus it
+  const s1 = v1 - c.offsetV;
+  const s2 = v2 - c.offsetV;
   const vb = vInf(s2) + (vInf(s1) - vInf(s2)) * Math.exp(-t / tau);
   const va = (s2 / c.Rp + vb / c.Ra) / d;
   return (s2 - va) / c.Rp;
@@ -77,8 +78,8 @@ describe('equivalent circuit, voltage clamp', () => {
     const cmd = new Float32Array([0, 0.01, 0.01]);
     const out = new Float32Array(3);
     voltageClampResponse(c, 20000, cmd, out);
-    expect(out[0]).toBeCloseTo(0.003 / (5e6 + 2e9), 18);
-    expect(out[2]).toBeCloseTo(0.013 / (5e6 + 2e9), 18);
+    expect(out[0]).toBeCloseTo(-0.003 / (5e6 + 2e9), 18);
+    expect(out[2]).toBeCloseTo(0.007 / (5e6 + 2e9), 18);
   });
 
   it('steadyCurrent agrees with the settled sweep (holding current)', () => {
