@@ -66,6 +66,11 @@ const presets = presetFolder();
 
 /** the pipette, seal and access resistances each attempt had when its recording began (ground truth) */
 const circuits = new Map<string, Circuit>();
+/** …and at the end of each long-square sweep, by attempt and amplitude (pA) */
+const sweepCircuits = new Map<string, Circuit>();
+const sweepKey = (attemptId: string, amplitudeA: number): string => `${attemptId} ${Math.round(amplitudeA * 1e12)}`;
+/** the circuit of the attempt's sweep at this amplitude (the start of the recording if none was seen) */
+const circuitAt = (attemptId: string) => (amplitudeA: number): Circuit => sweepCircuits.get(sweepKey(attemptId, amplitudeA)) ?? circuits.get(attemptId)!;
 
 beforeAll(async () => {
   s = await recordSession({
@@ -73,6 +78,12 @@ beforeAll(async () => {
     durationMin: 12,
     preset: presets,
     watch(e, lab) {
+      if (e.type === 'sweep' && e.attemptId && e.sweep.stimulus?.name.startsWith('long-square') && e.sweep.stimulus.amplitude !== undefined) {
+        lab.sim.world.advanceTo(e.t);
+        const t = lab.sim.world.pipette(e.pipetteId).truth();
+        sweepCircuits.set(sweepKey(e.attemptId, e.sweep.stimulus.amplitude), { Rp: t.pipetteResistance, Rs: t.sealResistance, Ra: t.accessResistance });
+        return;
+      }
       if (e.type !== 'pipette.state' || e.to !== 'record' || !e.attemptId) return;
       lab.sim.world.advanceTo(e.t);
       const t = lab.sim.world.pipette(e.pipetteId).truth();
@@ -148,7 +159,7 @@ describe('recorded cells and their e-features', () => {
       // the model neuron itself, driven through the circuit the rig had: same baseline, rheobase, f–I slope, adaptation
       const model = neuronModelOf(truth);
       expect(1 / (model.gL + model.gH * model.qRest) / truth.inputResistanceOhm).toBeCloseTo(1, 9); // the rebuild is faithful
-      const m = modelFeatures(model, circuits.get(r.attemptId)!, steps, f.heroAmplitudeA!);
+      const m = modelFeatures(model, circuitAt(r.attemptId), steps, f.heroAmplitudeA!);
       // the seal only tightens during the recording: the baseline is no further from rest than through the seal it started with
       expect(f.vBaseline!).toBeLessThan(m.baselineV + 1e-3);
       expect(f.rheobaseA).toBeCloseTo(m.rheobaseA!, 20);
@@ -156,7 +167,9 @@ describe('recorded cells and their e-features', () => {
       expect(Math.abs(f.fiSlope! - m.fiSlope!)).toBeLessThanOrEqual(m.fiSlopeOneSpike! * (1 + 1e-9));
       expect(f.fiSlope! / m.fiSlope!).toBeGreaterThan(0.75);
       expect(f.fiSlope! / m.fiSlope!).toBeLessThan(1.25);
-      expect(Math.abs(f.heroAdaptation! - m.heroAdaptation!)).toBeLessThan(0.02);
+      // the recording's noise moves spike times near threshold by up to ~1 ms; the noiseless model's index moves by at most this
+      expect(Math.abs(f.heroAdaptation! - m.heroAdaptation!)).toBeLessThanOrEqual(m.heroAdaptationBound!);
+      expect(m.heroAdaptationBound!).toBeLessThan(0.06);
     }
   });
 

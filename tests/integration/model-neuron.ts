@@ -73,6 +73,18 @@ export function adaptationIndex(times: number[]): number | null {
   return sum / (isi.length - 1);
 }
 
+/**
+ * How far the adaptation index can move if each spike time is off by up to `jitterS`
+ * (to first order): each term (b − a)/(b + a) moves by ≤ 2·jitter·(|∂/∂a| + |∂/∂b|) = 4·jitter/(a + b).
+ */
+export function adaptationJitterBound(times: number[], jitterS: number): number | null {
+  const isi = times.slice(1).map((t, i) => t - times[i]);
+  if (isi.length < 2) return null;
+  let sum = 0;
+  for (let i = 0; i + 1 < isi.length; i++) sum += (4 * jitterS) / (isi[i + 1] + isi[i]);
+  return sum / (isi.length - 1);
+}
+
 export interface ModelFeatures {
   baselineV: number;
   rheobaseA: number | null;
@@ -85,11 +97,18 @@ export interface ModelFeatures {
   fiSlopeOneSpike: number | null;
   /** at the given hero amplitude */
   heroAdaptation: number | null;
+  /** what 1 ms of spike-time jitter (recording noise near threshold) can do to it */
+  heroAdaptationBound: number | null;
 }
 
-/** The model's answers to a long-square family (amplitudes in A) and its hero sweep. */
-export function modelFeatures(m: NeuronModel, c: Circuit, amplitudesA: number[], heroA: number): ModelFeatures {
-  const spiking = amplitudesA.map((a) => ({ a, rate: modelStep(m, c, a).spikes.length })).filter((x) => x.rate > 0);
+/**
+ * The model's answers to a long-square family (amplitudes in A) and its hero sweep. `circuit`
+ * gives the circuit the rig had at each amplitude's sweep (access and seal change during a
+ * recording), or one circuit for all.
+ */
+export function modelFeatures(m: NeuronModel, circuit: Circuit | ((amplitudeA: number) => Circuit), amplitudesA: number[], heroA: number): ModelFeatures {
+  const at = typeof circuit === 'function' ? circuit : () => circuit;
+  const spiking = amplitudesA.map((a) => ({ a, rate: modelStep(m, at(a), a).spikes.length })).filter((x) => x.rate > 0);
   let fiSlope: number | null = null;
   let fiSlopeOneSpike: number | null = null;
   if (spiking.length >= 2) {
@@ -104,11 +123,13 @@ export function modelFeatures(m: NeuronModel, c: Circuit, amplitudesA: number[],
     fiSlope = sxy / sxx;
     fiSlopeOneSpike = spiking.reduce((sum, x) => sum + Math.abs(x.a - mx), 0) / sxx;
   }
+  const hero = modelStep(m, at(heroA), heroA).spikes;
   return {
-    baselineV: modelStep(m, c, 0).baselineV,
+    baselineV: modelStep(m, at(0), 0).baselineV,
     rheobaseA: spiking.find((x) => x.a > 0)?.a ?? null,
     fiSlope,
     fiSlopeOneSpike,
-    heroAdaptation: adaptationIndex(modelStep(m, c, heroA).spikes),
+    heroAdaptation: adaptationIndex(hero),
+    heroAdaptationBound: adaptationJitterBound(hero, 1e-3),
   };
 }
