@@ -64,6 +64,8 @@ export interface SessionReport {
   seed: number | null;
   /** each pipette's devices, when the session recorded them */
   hardware: PipetteHardwareInfo[] | null;
+  /** the same as `autopatch report` prints it: one row per pipette */
+  hardwareTable: { headers: string[]; rows: string[][] } | null;
   /** the writer's counters (back-pressure thinning: backpressure_dropped_*) */
   stats: Record<string, number>;
   /** session time the figures cover, s */

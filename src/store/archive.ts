@@ -21,7 +21,7 @@ import type {
   SweepData,
   SweepInfo,
 } from '../server/archive-types.ts';
-import { CELL_COLUMNS } from './cell-columns.ts';
+import { CELL_COLUMNS, HARDWARE_HEADERS, hardwareRow } from './report-columns.ts';
 import { funnelOf, type Distribution, type FunnelFigures } from './report-figures.ts';
 import { buildReport } from './reports.ts';
 import {
@@ -156,6 +156,7 @@ export function createArchiveReader(db: Database.Database): ArchiveReader {
         session: summaryOf(s),
         seed: row.seed,
         hardware: row.hardware,
+        hardwareTable: row.hardware?.length ? { headers: [...HARDWARE_HEADERS], rows: row.hardware.map(hardwareRow) } : null,
         stats: row.stats,
         durationS: row.durationS,
         funnel: counts(r.funnel),

@@ -4,7 +4,7 @@
  * SI units) so a spreadsheet can pivot it.
  */
 import { FUNNEL } from '../control/events.ts';
-import { CELL_COLUMNS, cellValue } from './cell-columns.ts';
+import { CELL_COLUMNS, cellValue, HARDWARE_HEADERS, hardwareRow } from './report-columns.ts';
 import type { FunnelKey } from './report-figures.ts';
 import type { KeyedFunnel, StoreReport } from './reports.ts';
 import { csvLine, fmt, pct, renderTable } from './text-table.ts';
@@ -73,22 +73,7 @@ export function reportAsTable(r: StoreReport): string {
   for (const s of r.sessions) {
     if (!s.hardware?.length) continue;
     out.push(`\nHardware of ${s.id} (${s.rig})\n`);
-    out.push(
-      renderTable(
-        ['pipette', 'manipulator', 'port', 'pressure', 'port', 'ch', 'amplifier', 'port', 'ch'],
-        s.hardware.map((h) => [
-          h.pipetteId,
-          h.manipulator.unit === null ? h.manipulator.driver : `${h.manipulator.driver} #${h.manipulator.unit}`,
-          h.manipulator.path,
-          h.pressure.driver,
-          h.pressure.path,
-          String(h.pressure.channel),
-          h.amplifier.driver,
-          h.amplifier.path,
-          String(h.amplifier.channel),
-        ]),
-      ),
-    );
+    out.push(renderTable(HARDWARE_HEADERS, s.hardware.map(hardwareRow)));
   }
   const dropped = r.sessions.filter(
     (s) => (s.stats.backpressure_dropped_testpulse_sweeps ?? 0) + (s.stats.backpressure_dropped_readings ?? 0) + (s.stats.backpressure_dropped_positions ?? 0) > 0,

@@ -112,6 +112,7 @@ export function createFakeArchive(): FakeArchive {
     session,
     seed: 7,
     hardware: null,
+    hardwareTable: null,
     stats: {},
     durationS: 3600,
     funnel: { attempts: 2, unfinished: 0, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 },

@@ -401,6 +401,13 @@ describe('SessionArchive for the dashboard', () => {
       const { episodes, episodeSeconds, wholeCellAttempts, overlappingAttempts, overlapShare, trials, rate, definition } = cli.simultaneous;
       expect(page.simultaneous, id).toMatchObject({ episodes, episodeSeconds, wholeCellAttempts, overlappingAttempts, overlapShare, trials, atLeastTwo: cli.simultaneous.successes, rate, definition });
     }
+    // A's hardware, as the CLI prints it
+    const a = (await archive.sessionReport('A'))!;
+    const lines = formatReport(buildReport(db, ['A']), 'table').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Hardware of A'));
+    expect(a.hardwareTable!.rows.length).toBeGreaterThan(0);
+    expect([lines[at + 1], ...lines.slice(at + 3, at + 3 + a.hardwareTable!.rows.length)].map((l) => l.trim().split(/\s{2,}/))).toEqual([a.hardwareTable!.headers, ...a.hardwareTable!.rows]);
+    expect((await archive.sessionReport('B'))!.hardwareTable).toBe(null);
     // B: d2 never ended, on p1 (and B has p1 and p2 only)
     const b = (await archive.sessionReport('B'))!;
     expect(b.funnel.unfinished).toBe(1);

@@ -1,11 +1,14 @@
 /**
- * The columns of the recorded-cells table, once: `autopatch report` prints
- * them (report-format.ts) and the dashboard's sessions page gets them with
- * the session's report (archive.ts), so the two tables cannot drift apart.
- * Every feature in REPORTED_FEATURES is a column, in that order, except that
- * the e-feature baseline (Vbase) sits by the resting potential measured at
- * I=0 during QC (Vrest(QC)), the two resting figures side by side.
+ * Report tables defined once: `autopatch report` prints them
+ * (report-format.ts) and the dashboard's sessions page gets them with the
+ * session's report (archive.ts), so the two cannot drift apart.
+ *
+ * Recorded cells: every feature in REPORTED_FEATURES is a column, in that
+ * order, except that the e-feature baseline (Vbase) sits by the resting
+ * potential measured at I=0 during QC (Vrest(QC)), the two resting figures
+ * side by side. Hardware: one row per pipette, its three devices.
  */
+import type { PipetteHardwareInfo } from '../control/events.ts';
 import type { CellColumn } from '../server/archive-types.ts';
 import { REPORTED_FEATURES, type RecordedCell } from './report-figures.ts';
 
@@ -47,4 +50,20 @@ export const CELL_COLUMNS: readonly CellColumn[] = [
 /** A cell's value for a column, SI (null when unknown). */
 export function cellValue(cell: Pick<RecordedCell, 'ra' | 'rm' | 'cm' | 'vrest' | 'features'>, column: CellColumn): number | null {
   return (column.of === 'feature' ? cell.features[column.key] : cell[column.key]) ?? null;
+}
+
+export const HARDWARE_HEADERS: readonly string[] = ['pipette', 'manipulator', 'port', 'pressure', 'port', 'ch', 'amplifier', 'port', 'ch'];
+
+export function hardwareRow(h: PipetteHardwareInfo): string[] {
+  return [
+    h.pipetteId,
+    h.manipulator.unit === null ? h.manipulator.driver : `${h.manipulator.driver} #${h.manipulator.unit}`,
+    h.manipulator.path,
+    h.pressure.driver,
+    h.pressure.path,
+    String(h.pressure.channel),
+    h.amplifier.driver,
+    h.amplifier.path,
+    String(h.amplifier.channel),
+  ];
 }
