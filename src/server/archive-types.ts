@@ -9,7 +9,7 @@
  * reports), ms (clock times), epoch ms (wall times).
  */
 import type { ClampMode } from '../control/api.ts';
-import type { AttemptRecord, PipetteStateName } from '../control/events.ts';
+import type { AttemptRecord, PipetteHardwareInfo, PipetteStateName } from '../control/events.ts';
 
 export type SessionStatus = 'running' | 'completed' | 'interrupted' | 'aborted';
 
@@ -32,9 +32,10 @@ export interface SessionSummary {
   recorded: number;
 }
 
-/** Attempts, and how many of them reached at least each funnel stage. */
+/** Ended attempts, those that never ended, and how many ended ones reached at least each funnel stage. */
 export interface FunnelCounts {
   attempts: number;
+  unfinished: number;
   approached: number;
   detected: number;
   sealed: number;
@@ -52,18 +53,34 @@ export interface Distribution {
   max: number;
 }
 
+/**
+ * One session's report: the figures `autopatch report` gives for it (the
+ * same functions compute them; definitions in src/store/report-figures.ts),
+ * in shapes for the sessions page.
+ */
 export interface SessionReport {
   session: SessionSummary;
+  /** seed of the simulated preparation, null when not recorded */
+  seed: number | null;
+  /** each pipette's devices, when the session recorded them */
+  hardware: PipetteHardwareInfo[] | null;
+  /** the same as `autopatch report` prints it: one row per pipette */
+  hardwareTable: { headers: string[]; rows: string[][] } | null;
+  /** the writer's counters (back-pressure thinning: backpressure_dropped_*) */
+  stats: Record<string, number>;
   /** session time the figures cover, s */
   durationS: number;
   funnel: FunnelCounts;
+  /** every pipette of the session, in its order (those without attempts too) */
   byPipette: Array<{ pipetteId: string; funnel: FunnelCounts; cellsPerHour: number }>;
   byPreset: Array<{ preset: string; funnel: FunnelCounts; cellsPerHour: number }>;
-  /** time spent in each state, summed over pipettes, s */
-  timePerState: Partial<Record<PipetteStateName, number>>;
-  /** most frequent first */
-  failureReasons: Array<{ reason: string; count: number }>;
-  /** recorded cells per hour of session time */
+  /** time in each state, summed over pipettes, in state order ('done' is not working time) */
+  timePerState: Array<{ state: PipetteStateName; seconds: number; fraction: number; visits: number }>;
+  /** most frequent first; `fraction` of all failed attempts; the states they failed in, most frequent first */
+  failureReasons: Array<{ reason: string; count: number; fraction: number; failedIn: Array<{ state: string; count: number }> }>;
+  /** recorded cells, hours of session time, and recorded cells per hour */
+  recorded: number;
+  hours: number;
   cellsPerHour: number;
   /**
    * ≥ 2 simultaneous whole-cell recordings. By round: trials and successes;
@@ -84,13 +101,26 @@ export interface SessionReport {
     overlappingAttempts: number;
     overlapShare: number | null;
   };
-  /** peakSeal Ω, ra Ω, rm Ω, cm F, ihold A, vrest V, timeToSeal s */
-  quality: Record<'peakSeal' | 'ra' | 'rm' | 'cm' | 'ihold' | 'vrest' | 'timeToSeal', Distribution | null>;
+  /** peakSeal Ω, r0 Ω, ra Ω, rm Ω, cm F, ihold A, vrest V, timeToSeal s */
+  quality: Record<'peakSeal' | 'r0' | 'ra' | 'rm' | 'cm' | 'ihold' | 'vrest' | 'timeToSeal', Distribution | null>;
   /** of the attempts that reached whole-cell, those that broke in spontaneously */
   spontaneousBreakIn: { attempts: number; spontaneous: number; rate: number | null };
+  /** the recorded-cells table's columns, as `autopatch report` prints them */
+  cellColumns: CellColumn[];
   /** recorded cells with their passive figures and IPFX e-features (SI units) */
   cells: RecordedCellView[];
 }
+
+/**
+ * A column of the recorded-cells table: a figure of the cell itself or one of
+ * its e-features, shown as value × scale with `digits` decimals ('—' unknown).
+ */
+export type CellColumn = ({ of: 'cell'; key: 'ra' | 'rm' | 'cm' | 'vrest' } | { of: 'feature'; key: string }) & {
+  /** header, with the unit shown */
+  label: string;
+  scale: number;
+  digits: number;
+};
 
 export interface RecordedCellView {
   attemptId: string;

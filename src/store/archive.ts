@@ -21,23 +21,13 @@ import type {
   SweepData,
   SweepInfo,
 } from '../server/archive-types.ts';
-import {
-  cellsPerHour,
-  failureReasons,
-  funnelOf,
-  qualityOf,
-  recordedCells,
-  simultaneousWholeCell,
-  roundModeOf,
-  timePerState,
-  type Distribution,
-  type FunnelFigures,
-} from './report-figures.ts';
+import { CELL_COLUMNS, HARDWARE_HEADERS, hardwareRow } from './report-columns.ts';
+import { funnelOf, type Distribution, type FunnelFigures } from './report-figures.ts';
+import { buildReport } from './reports.ts';
 import {
   getSession,
   listAttempts,
   listTransitions,
-  sessionEndT,
   sessionFromRow,
   type SessionRowDb,
   type StoredAttempt,
@@ -46,7 +36,7 @@ import {
 import { listSweeps, readSweep, type SweepMeta } from './sweeps.ts';
 
 function counts(f: FunnelFigures): FunnelCounts {
-  return { attempts: f.attempts, ...f.counts };
+  return { attempts: f.attempts, unfinished: f.unfinished, ...f.counts };
 }
 
 function dist(d: Distribution): ArchiveDistribution | null {
@@ -151,33 +141,37 @@ export function createArchiveReader(db: Database.Database): ArchiveReader {
     sessionReport(sessionId): SessionReport | null {
       const s = getSession(db, sessionId);
       if (!s) return null;
-      const attempts = listAttempts(db, [sessionId]);
-      const transitions = listTransitions(db, [sessionId]);
-      const hours = Math.max(0, sessionEndT(s) - s.startT) / 3_600_000;
-      const perHour = (list: StoredAttempt[]): number =>
-        hours > 0 ? list.filter((a) => a.status === 'ended' && a.stageReached === 'recorded').length / hours : 0;
-      const byPipette = [...new Set([...s.pipettes, ...attempts.map((a) => a.pipetteId)])].map((pipetteId) => {
-        const mine = attempts.filter((a) => a.pipetteId === pipetteId);
-        return { pipetteId, funnel: counts(funnelOf(mine)), cellsPerHour: perHour(mine) };
+      // the report `autopatch report --session ID` gives, in the page's shapes
+      const r = buildReport(db, [sessionId]);
+      const [row] = r.sessions;
+      const perHour = (f: FunnelFigures): number => (r.hours > 0 ? f.counts.recorded / r.hours : 0);
+      const pipetteFunnels = new Map(r.byPipette.map((f) => [f.key, f]));
+      const byPipette = [...new Set([...s.pipettes, ...pipetteFunnels.keys()])].map((pipetteId) => {
+        const f = pipetteFunnels.get(pipetteId) ?? funnelOf([]);
+        return { pipetteId, funnel: counts(f), cellsPerHour: perHour(f) };
       });
-      const sim = simultaneousWholeCell([s], attempts, transitions);
-      const q = qualityOf(attempts);
-      const perState: Partial<Record<PipetteStateName, number>> = {};
-      for (const x of timePerState([s], transitions)) perState[x.state as PipetteStateName] = x.seconds;
+      const sim = r.simultaneous;
+      const q = r.quality;
       return {
         session: summaryOf(s),
-        durationS: (sessionEndT(s) - s.startT) / 1000,
-        funnel: counts(funnelOf(attempts)),
+        seed: row.seed,
+        hardware: row.hardware,
+        hardwareTable: row.hardware?.length ? { headers: [...HARDWARE_HEADERS], rows: row.hardware.map(hardwareRow) } : null,
+        stats: row.stats,
+        durationS: row.durationS,
+        funnel: counts(r.funnel),
         byPipette,
-        byPreset: [{ preset: s.preset, funnel: counts(funnelOf(attempts)), cellsPerHour: perHour(attempts) }],
-        timePerState: perState,
-        failureReasons: failureReasons(attempts).map((f) => ({ reason: f.reason, count: f.count })),
-        cellsPerHour: cellsPerHour([s], attempts).perHour ?? 0,
+        byPreset: r.byPreset.map((f) => ({ preset: f.key, funnel: counts(f), cellsPerHour: perHour(f) })),
+        timePerState: r.timePerState.map((x) => ({ ...x, state: x.state as PipetteStateName })),
+        failureReasons: r.failureReasons,
+        recorded: r.recorded,
+        hours: r.hours,
+        cellsPerHour: r.cellsPerHour ?? 0,
         simultaneous: {
           trials: sim.trials,
           atLeastTwo: sim.successes,
           rate: sim.rate,
-          roundMode: roundModeOf(s),
+          roundMode: row.roundMode,
           definition: sim.definition,
           episodes: sim.episodes,
           episodeSeconds: sim.episodeSeconds,
@@ -187,6 +181,7 @@ export function createArchiveReader(db: Database.Database): ArchiveReader {
         },
         quality: {
           peakSeal: dist(q.seal),
+          r0: dist(q.r0),
           ra: dist(q.ra),
           rm: dist(q.rm),
           cm: dist(q.cm),
@@ -195,7 +190,8 @@ export function createArchiveReader(db: Database.Database): ArchiveReader {
           timeToSeal: dist(q.timeToSeal),
         },
         spontaneousBreakIn: q.spontaneousBreakIn,
-        cells: recordedCells(attempts).map(({ attemptId, pipetteId, ra, rm, cm, vrest, features }) => ({ attemptId, pipetteId, ra, rm, cm, vrest, features })),
+        cellColumns: [...CELL_COLUMNS],
+        cells: r.cells.map(({ attemptId, pipetteId, ra, rm, cm, vrest, features }) => ({ attemptId, pipetteId, ra, rm, cm, vrest, features })),
       };
     },
 

@@ -4,6 +4,7 @@
  * SI units) so a spreadsheet can pivot it.
  */
 import { FUNNEL } from '../control/events.ts';
+import { CELL_COLUMNS, cellValue, HARDWARE_HEADERS, hardwareRow } from './report-columns.ts';
 import type { FunnelKey } from './report-figures.ts';
 import type { KeyedFunnel, StoreReport } from './reports.ts';
 import { csvLine, fmt, pct, renderTable } from './text-table.ts';
@@ -72,22 +73,7 @@ export function reportAsTable(r: StoreReport): string {
   for (const s of r.sessions) {
     if (!s.hardware?.length) continue;
     out.push(`\nHardware of ${s.id} (${s.rig})\n`);
-    out.push(
-      renderTable(
-        ['pipette', 'manipulator', 'port', 'pressure', 'port', 'ch', 'amplifier', 'port', 'ch'],
-        s.hardware.map((h) => [
-          h.pipetteId,
-          h.manipulator.unit === null ? h.manipulator.driver : `${h.manipulator.driver} #${h.manipulator.unit}`,
-          h.manipulator.path,
-          h.pressure.driver,
-          h.pressure.path,
-          String(h.pressure.channel),
-          h.amplifier.driver,
-          h.amplifier.path,
-          String(h.amplifier.channel),
-        ]),
-      ),
-    );
+    out.push(renderTable(HARDWARE_HEADERS, s.hardware.map(hardwareRow)));
   }
   const dropped = r.sessions.filter(
     (s) => (s.stats.backpressure_dropped_testpulse_sweeps ?? 0) + (s.stats.backpressure_dropped_readings ?? 0) + (s.stats.backpressure_dropped_positions ?? 0) > 0,
@@ -170,32 +156,11 @@ export function reportAsTable(r: StoreReport): string {
   out.push(`\nRecorded cells: e-features (IPFX definitions; ${r.cells.length} cell${r.cells.length === 1 ? '' : 's'})\n`);
   if (r.cells.length === 0) out.push('(none)\n');
   else {
-    const ft = (c: (typeof r.cells)[number], name: string, digits: number, scale: number): string => fmt(c.features[name] ?? null, digits, scale);
     out.push(
       renderTable(
-        // Vrest (QC): measured at I=0 during whole-cell QC; Vbase: the e-feature baseline (mean before each long square)
-        ['attempt', 'pipette', 'Vrest(QC) mV', 'Vbase mV', 'Ra MΩ', 'Cm pF', 'Rin MΩ', 'tau ms', 'rheobase pA', 'f-I Hz/pA', 'AP thr mV', 'AP amp mV', 'AP width ms', 'up/down', 'sag', 'adapt.', 'ISI CV', '1st ISI ms', 'latency ms'],
-        r.cells.map((c) => [
-          c.attemptId,
-          c.pipetteId,
-          fmt(c.vrest, 1, 1e3),
-          ft(c, 'vBaseline', 1, 1e3),
-          fmt(c.ra, 1, 1e-6),
-          fmt(c.cm, 1, 1e12),
-          ft(c, 'inputResistance', 0, 1e-6),
-          ft(c, 'tau', 1, 1e3),
-          ft(c, 'rheobaseA', 0, 1e12),
-          ft(c, 'fiSlope', 3, 1e-12),
-          ft(c, 'apThreshold', 1, 1e3),
-          ft(c, 'apAmplitude', 1, 1e3),
-          ft(c, 'apWidth', 2, 1e3),
-          ft(c, 'apUpDownRatio', 2, 1),
-          ft(c, 'sag', 3, 1),
-          ft(c, 'heroAdaptation', 3, 1),
-          ft(c, 'heroIsiCv', 3, 1),
-          ft(c, 'heroFirstIsi', 1, 1e3),
-          ft(c, 'heroLatency', 1, 1e3),
-        ]),
+        // Vrest(QC): measured at I=0 during whole-cell QC; Vbase: the e-feature baseline (mean before each long square)
+        ['attempt', 'pipette', ...CELL_COLUMNS.map((c) => c.label)],
+        r.cells.map((c) => [c.attemptId, c.pipetteId, ...CELL_COLUMNS.map((col) => fmt(cellValue(c, col), col.digits, col.scale))]),
       ),
     );
   }

@@ -81,6 +81,18 @@ describe('dashboard in Chromium, fake rig', () => {
     expect(await p2.locator('.tp .plot-box').getAttribute('data-unit')).toBe('mV');
   });
 
+  it('shows a lost pipette in the lost colour group (with fouled), its badge saying what happens next', async (ctx) => {
+    if (skipReason) ctx.skip(skipReason);
+    const p4 = browser!.page.locator('[data-pipette="p4"]');
+    rig.emit({ ...rig.stamp(), type: 'pipette.state', pipetteId: 'p4', attemptId: 'a4', from: 'wholeCell', to: 'lost', reason: 'cell-lost' });
+    await expect.poll(() => p4.locator('.state').textContent()).toBe('lost');
+    expect(await p4.locator('.state').getAttribute('class')).toBe('state state-lost');
+    expect(await p4.locator('.state').getAttribute('title')).toMatch(/seal or cell lost.*retracting, then cleaning/);
+    expect(await p4.getAttribute('class')).toContain('group-lost');
+    rig.emit({ ...rig.stamp(), type: 'pipette.state', pipetteId: 'p4', attemptId: 'a4', from: 'lost', to: 'broken', reason: 'tip broken' });
+    await expect.poll(() => p4.locator('.state').getAttribute('class')).toBe('state state-failed');
+  });
+
   it('labels the holding threshold with the preset’s holding potential', async (ctx) => {
     if (skipReason) ctx.skip(skipReason);
     const label = await browser!.page.locator('[data-pipette="p1"] figure.rt').getAttribute('aria-label');

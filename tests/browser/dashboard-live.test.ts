@@ -1,17 +1,13 @@
 /**
- * The dashboard in Debian's Chromium against a real session: the emulated rig
- * with its drivers and control core, in paced virtual time. Screenshots go to
- * test-artifacts/.
+ * The live page in Debian's Chromium against a real session: the emulated rig
+ * with its drivers and control core, in paced virtual time (the sessions page
+ * is in sessions-page.test.ts). Screenshots go to test-artifacts/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { artifactPath, browserSkipReason, launchBrowser, type BrowserSession } from './helpers.ts';
 import { startLiveSession, TOKEN, type LiveSession } from './live-session.ts';
 import { ampCommands, manipulatorCommands, pressureCommands, recordHostWrites, type WireRecorder } from './wire-log.ts';
-import { recordSession } from '../integration/recorded-session.ts';
-import { openDatabase } from '../../src/store/migrations.ts';
-import { buildReport } from '../../src/store/reports.ts';
-import { decodeTraceFrames } from '../../src/server/trace-frame.ts';
 import type { SessionSnapshot } from '../../src/control/api.ts';
 
 // Skipped only when Chromium is missing and AUTOPATCH_REQUIRE_BROWSER is unset (CI sets it).
@@ -272,78 +268,4 @@ describe.skipIf(skip !== null)('dashboard on a live session (Chromium)', () => {
     expect(active.size).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: artifactPath('live-estop.png') });
   }, 120_000);
-});
-
-describe.skipIf(skip !== null)('sessions page (Chromium)', () => {
-  it("shows a finished session's report, an attempt's timeline in order, and its sweeps plotted", async () => {
-    const recorded = await recordSession();
-    const db = openDatabase(recorded.dbPath, { recover: false });
-    const report = buildReport(db, [recorded.sessionId]);
-    db.close();
-    const server = await startLiveSession({ dbPath: recorded.dbPath, preset: 'culture', pipettes: 2 });
-    const b = await launchBrowser({ width: 1600, height: 1000 });
-    const api = async <T>(path: string): Promise<T> => (await fetch(new URL(path, server.base))).json() as Promise<T>;
-    try {
-      const { page } = b;
-      await page.goto(`${server.base}sessions.html`);
-      const row = page.locator(`#sessions tr[data-session="${recorded.sessionId}"]`);
-      await row.waitFor();
-      await row.click();
-      await page.locator('#funnel-table').waitFor();
-      const funnel = await page.locator('#funnel-table tbody tr').allTextContents();
-      expect(funnel.find((r) => r.startsWith('recorded'))).toContain(String(report.funnel.counts.recorded));
-      expect(await page.locator('#report').textContent()).toContain(`${report.funnel.attempts}`);
-      await expect.poll(() => page.locator('#attempts tbody tr').count()).toBe(report.funnel.attempts + report.funnel.unfinished);
-      // recorded cells with their e-features, as the report computed them
-      expect(report.cells.length).toBeGreaterThan(0);
-      expect(await page.locator('#cells tbody tr').count()).toBe(report.cells.length);
-      const first = report.cells[0];
-      const rowText = await page.locator(`#cells tr[data-attempt="${first.attemptId}"]`).textContent();
-      const rheobase = first.features.rheobaseA;
-      expect(rowText).toContain(rheobase == null ? '—' : (rheobase * 1e12).toFixed(0));
-      expect(rowText).toContain(((first.vrest ?? NaN) * 1e3).toFixed(1));
-      // the page never gets wider than the window: wide tables scroll inside their cards
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1600);
-      // units as written (no CSS uppercase turning pA into PA)
-      expect(await page.locator('#cells thead').innerText()).toContain('rheobase pA');
-      await page.screenshot({ path: artifactPath('sessions-report.png'), fullPage: true });
-
-      // a recorded attempt: its timeline shows its states in the order it went through them
-      const attempts = await api<Array<{ record: { attemptId: string }; transitions: Array<{ to: string }> }>>(`/api/sessions/${encodeURIComponent(recorded.sessionId)}/attempts`);
-      const attempt = attempts.find((a) => a.record.attemptId === first.attemptId)!;
-      const attemptRow = page.locator(`#attempts tr[data-attempt="${first.attemptId}"]`);
-      const timeline = await attemptRow.locator('.timeline i').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.state));
-      expect(timeline).toEqual(attempt.transitions.map((t) => t.to));
-      expect(timeline).toEqual(expect.arrayContaining(['pipetteCheck', 'seal', 'wholeCell', 'record']));
-      expect(timeline.indexOf('seal')).toBeLessThan(timeline.indexOf('wholeCell'));
-      expect(timeline.indexOf('wholeCell')).toBeLessThan(timeline.indexOf('record'));
-
-      // its sweeps: the list, then a stimulus sweep plotted with its command, in the right units and points
-      await attemptRow.click();
-      const sweeps = await api<Array<{ sweepId: number; kind: string; samples: number; stimulusName: string | null }>>(`/api/attempts/${encodeURIComponent(first.attemptId)}/sweeps`);
-      await expect.poll(() => page.locator('#sweeps tbody tr').count()).toBe(sweeps.length);
-      const stim = sweeps.find((s) => s.kind === 'stimulus' && s.stimulusName?.startsWith('long-square'))!;
-      await page.locator(`#sweeps tr[data-sweep="${stim.sweepId}"]`).click();
-      const bin = new Uint8Array(await (await fetch(new URL(`/api/sweeps/${stim.sweepId}?format=bin&maxPoints=4000`, server.base))).arrayBuffer());
-      const [response, command] = decodeTraceFrames(bin);
-      expect(response.originalLength).toBe(stim.samples);
-      await expect.poll(() => page.locator('#sweep-plot').getAttribute('data-points')).toBe(String(response.samples.length));
-      expect(response.samples.length).toBeLessThanOrEqual(4000);
-      expect(await page.locator('#sweep-plot').getAttribute('data-unit')).toBe(response.unit === 'V' ? 'mV' : 'pA');
-      expect(await page.locator('#sweep-caption').innerText()).toMatch(response.unit === 'V' ? /^response, mV vs ms/ : /^response, pA vs ms/);
-      expect(command).toBeDefined();
-      expect(await page.locator('#command-figure').isVisible()).toBe(true);
-      expect(await page.locator('#command-plot').getAttribute('data-points')).toBe(String(command.samples.length));
-      expect(await page.locator('#command-caption').innerText()).toBe(`command, ${command.unit === 'V' ? 'mV' : 'pA'} vs ms`);
-      // a current step: the command plot holds its amplitude, not a flat line
-      expect(Math.max(...command.samples) - Math.min(...command.samples)).toBeGreaterThan(1e-12);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1600);
-      await page.locator('#attempts-card').screenshot({ path: artifactPath('sessions-attempts.png') });
-      await page.locator('#sweep-viewer').screenshot({ path: artifactPath('sessions-sweep.png') });
-      expect(b.errors).toEqual([]);
-    } finally {
-      await b.close();
-      await server.close();
-    }
-  }, 240_000);
 });

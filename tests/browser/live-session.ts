@@ -1,20 +1,19 @@
 /**
  * A real session behind the dashboard for browser tests and benchmarks: the
  * simulated lab (emulators, drivers, control) in virtual time, the SQLite
- * writer, and the fastify server, with the virtual clock paced against the
- * wall so a browser can follow it.
+ * writer, the archive in its worker thread (as `autopatch run` serves it) and
+ * the fastify server, with the virtual clock paced against the wall so a
+ * browser can follow it.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { createVirtualClock, type VirtualClock } from '../../src/clock/index.ts';
 import { createSimulatedLab, type SimulatedLab } from '../../src/cli/simulated-lab.ts';
 import { createServer } from '../../src/server/index.ts';
 import { openStoreWriter, type StoreWriter } from '../../src/store/writer.ts';
-import { openDatabase } from '../../src/store/migrations.ts';
-import { createSqliteArchive } from '../../src/store/archive.ts';
+import { openArchiveWorker } from '../../src/store/archive-thread.ts';
 
 export const TOKEN = 'browser-test-token-0123';
 
@@ -38,8 +37,8 @@ export async function startLiveSession(options: { preset?: string; pipettes?: nu
   const clock = createVirtualClock({ startEpochMs: Date.now() });
   const lab = await createSimulatedLab({ clock, seed: options.seed ?? 4, pipettes: options.pipettes ?? 4, preset: options.preset ?? 'in-vivo-blind', durationMin: null });
   lab.sink.subscribe((e) => writer.write(e));
-  const readDb: Database.Database = openDatabase(dbPath, { recover: false });
-  const app = createServer({ rig: lab.host, archive: createSqliteArchive(readDb), token: TOKEN, port: 0, clock });
+  const archive = await openArchiveWorker(dbPath);
+  const app = createServer({ rig: lab.host, archive, token: TOKEN, port: 0, clock });
   const base = await app.autopatch.listen();
 
   let pacing: Promise<void> | null = null;
@@ -72,7 +71,7 @@ export async function startLiveSession(options: { preset?: string; pipettes?: nu
       running = false;
       await pacing;
       await app.close();
-      readDb.close();
+      await archive.close();
       await lab.close();
       await writer.close();
     },

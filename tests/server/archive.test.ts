@@ -37,8 +37,8 @@ describe('archive routes', () => {
   it('serves a report, attempts with timelines, and the sweeps of an attempt', async () => {
     await start();
     const report = (await get('/api/sessions/sess-1/report')).json();
-    expect(report.funnel).toEqual({ attempts: 2, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 });
-    expect(report.failureReasons[0]).toEqual({ reason: 'seal-stalled', count: 1 });
+    expect(report.funnel).toEqual({ attempts: 2, unfinished: 0, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 });
+    expect(report.failureReasons[0]).toEqual({ reason: 'seal-stalled', count: 1, fraction: 1, failedIn: [{ state: 'seal', count: 1 }] });
     const attempts = (await get('/api/sessions/sess-1/attempts')).json();
     expect(attempts.map((a: { record: { attemptId: string } }) => a.record.attemptId)).toEqual(['a1', 'a2']);
     expect(attempts[0].transitions.map((t: { to: string }) => t.to)).toContain('wholeCell');

@@ -110,15 +110,28 @@ export function createFakeArchive(): FakeArchive {
   ]);
   const report: SessionReport = {
     session,
+    seed: 7,
+    hardware: null,
+    hardwareTable: null,
+    stats: {},
     durationS: 3600,
-    funnel: { attempts: 2, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 },
+    funnel: { attempts: 2, unfinished: 0, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 },
     byPipette: [
-      { pipetteId: 'p1', funnel: { attempts: 1, approached: 1, detected: 1, sealed: 1, wholeCell: 1, recorded: 1 }, cellsPerHour: 1 },
-      { pipetteId: 'p2', funnel: { attempts: 1, approached: 1, detected: 1, sealed: 0, wholeCell: 0, recorded: 0 }, cellsPerHour: 0 },
+      { pipetteId: 'p1', funnel: { attempts: 1, unfinished: 0, approached: 1, detected: 1, sealed: 1, wholeCell: 1, recorded: 1 }, cellsPerHour: 1 },
+      { pipetteId: 'p2', funnel: { attempts: 1, unfinished: 0, approached: 1, detected: 1, sealed: 0, wholeCell: 0, recorded: 0 }, cellsPerHour: 0 },
     ],
-    byPreset: [{ preset: 'acute-slice', funnel: { attempts: 2, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 }, cellsPerHour: 1 }],
-    timePerState: { descent: 30, hunt: 60, seal: 42, breakIn: 3, wholeCell: 30, record: 95 },
-    failureReasons: [{ reason: 'seal-stalled', count: 1 }],
+    byPreset: [{ preset: 'acute-slice', funnel: { attempts: 2, unfinished: 0, approached: 2, detected: 2, sealed: 1, wholeCell: 1, recorded: 1 }, cellsPerHour: 1 }],
+    timePerState: [
+      { state: 'descent', seconds: 30, fraction: 30 / 260, visits: 2 },
+      { state: 'hunt', seconds: 60, fraction: 60 / 260, visits: 2 },
+      { state: 'seal', seconds: 42, fraction: 42 / 260, visits: 2 },
+      { state: 'breakIn', seconds: 3, fraction: 3 / 260, visits: 1 },
+      { state: 'wholeCell', seconds: 30, fraction: 30 / 260, visits: 1 },
+      { state: 'record', seconds: 95, fraction: 95 / 260, visits: 1 },
+    ],
+    failureReasons: [{ reason: 'seal-stalled', count: 1, fraction: 1, failedIn: [{ state: 'seal', count: 1 }] }],
+    recorded: 1,
+    hours: 1,
     cellsPerHour: 1,
     simultaneous: {
       trials: 1, atLeastTwo: 0, rate: 0, roundMode: 'independent', definition: 'overlapping whole-cell intervals within a round',
@@ -126,6 +139,7 @@ export function createFakeArchive(): FakeArchive {
     },
     quality: {
       peakSeal: { n: 2, min: 4e8, q1: 4e8, median: 1.45e9, q3: 2.5e9, max: 2.5e9 },
+      r0: { n: 2, min: 5e6, q1: 5e6, median: 5.5e6, q3: 6e6, max: 6e6 },
       ra: { n: 1, min: 12e6, q1: 12e6, median: 12e6, q3: 12e6, max: 12e6 },
       rm: { n: 1, min: 3e8, q1: 3e8, median: 3e8, q3: 3e8, max: 3e8 },
       cm: { n: 1, min: 2e-11, q1: 2e-11, median: 2e-11, q3: 2e-11, max: 2e-11 },
@@ -134,6 +148,11 @@ export function createFakeArchive(): FakeArchive {
       timeToSeal: { n: 1, min: 12, q1: 12, median: 12, q3: 12, max: 12 },
     },
     spontaneousBreakIn: { attempts: 1, spontaneous: 0, rate: 0 },
+    cellColumns: [
+      { key: 'vrest', of: 'cell', label: 'Vrest(QC) mV', scale: 1e3, digits: 1 },
+      { key: 'ra', of: 'cell', label: 'Ra MΩ', scale: 1e-6, digits: 1 },
+      { key: 'rheobaseA', of: 'feature', label: 'rheobase pA', scale: 1e12, digits: 0 },
+    ],
     cells: [
       {
         attemptId: 'a1',

@@ -64,7 +64,7 @@ describe('the archive in its worker thread', () => {
     await app.ready();
     const res = await app.inject({ method: 'GET', url: '/api/sessions/A/report' });
     expect(res.statusCode).toBe(200);
-    expect(res.json().funnel).toEqual({ attempts: 7, approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
+    expect(res.json().funnel).toEqual({ attempts: 7, unfinished: 0, approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
     expect((await app.inject({ method: 'GET', url: '/api/sessions/zz/attempts' })).statusCode).toBe(404);
     await app.close();
   });

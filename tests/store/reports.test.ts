@@ -353,8 +353,8 @@ describe('SessionArchive for the dashboard', () => {
     expect([list[0].attempts, list[0].unfinished]).toEqual([b.attempts, b.unfinished]);
     expect(await archive.listSessions({ limit: 1 })).toHaveLength(1);
     const report = (await archive.sessionReport('A'))!;
-    expect(report.funnel).toEqual({ attempts: 7, approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
-    expect(report.timePerState.idle).toBe(6700);
+    expect(report.funnel).toEqual({ attempts: 7, unfinished: 0, approached: 7, detected: 6, sealed: 4, wholeCell: 4, recorded: 3 });
+    expect(report.timePerState.find((s) => s.state === 'idle')?.seconds).toBe(6700);
     expect(report.simultaneous).toMatchObject({ trials: 2, atLeastTwo: 1, rate: 0.5 });
     expect(report.byPipette.map((p) => [p.pipetteId, p.funnel.recorded, p.cellsPerHour])).toEqual([
       ['p1', 1, 1],
@@ -378,5 +378,50 @@ describe('SessionArchive for the dashboard', () => {
     expect(await archive.sweepsOfAttempt('a1')).toEqual([]);
     expect(await archive.sweepsOfAttempt('zz')).toBeNull();
     expect(await archive.sweep(12345)).toBeNull();
+  });
+
+  it('a session report carries the figures `autopatch report --session` gives for it', async () => {
+    const archive = createSqliteArchive(db);
+    for (const id of ['A', 'B']) {
+      const cli = buildReport(db, [id]);
+      const page = (await archive.sessionReport(id))!;
+      const [row] = cli.sessions;
+      expect([page.seed, page.hardware, page.stats, page.durationS], id).toEqual([row.seed, row.hardware, row.stats, row.durationS]);
+      expect(page.funnel, id).toEqual({ attempts: cli.funnel.attempts, unfinished: cli.funnel.unfinished, ...cli.funnel.counts });
+      expect(page.byPreset.map((p) => [p.preset, p.funnel.unfinished, p.funnel.recorded]), id).toEqual(cli.byPreset.map((f) => [f.key, f.unfinished, f.counts.recorded]));
+      for (const f of cli.byPipette) {
+        expect(page.byPipette.find((p) => p.pipetteId === f.key)?.funnel, `${id} ${f.key}`).toEqual({ attempts: f.attempts, unfinished: f.unfinished, ...f.counts });
+      }
+      expect(page.timePerState, id).toEqual(cli.timePerState);
+      expect(page.failureReasons, id).toEqual(cli.failureReasons);
+      expect([page.recorded, page.hours, page.cellsPerHour], id).toEqual([cli.recorded, cli.hours, cli.cellsPerHour ?? 0]);
+      expect(page.quality.r0?.median, id).toBe(cli.quality.r0.median ?? undefined);
+      expect(page.quality.vrest?.n ?? 0, id).toBe(cli.quality.vrest.n);
+      expect(page.spontaneousBreakIn, id).toEqual(cli.quality.spontaneousBreakIn);
+      const { episodes, episodeSeconds, wholeCellAttempts, overlappingAttempts, overlapShare, trials, rate, definition } = cli.simultaneous;
+      expect(page.simultaneous, id).toMatchObject({ episodes, episodeSeconds, wholeCellAttempts, overlappingAttempts, overlapShare, trials, atLeastTwo: cli.simultaneous.successes, rate, definition });
+    }
+    // A's hardware, as the CLI prints it
+    const a = (await archive.sessionReport('A'))!;
+    const lines = formatReport(buildReport(db, ['A']), 'table').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('Hardware of A'));
+    expect(a.hardwareTable!.rows.length).toBeGreaterThan(0);
+    expect([lines[at + 1], ...lines.slice(at + 3, at + 3 + a.hardwareTable!.rows.length)].map((l) => l.trim().split(/\s{2,}/))).toEqual([a.hardwareTable!.headers, ...a.hardwareTable!.rows]);
+    expect((await archive.sessionReport('B'))!.hardwareTable).toBe(null);
+    // B: d2 never ended, on p1 (and B has p1 and p2 only)
+    const b = (await archive.sessionReport('B'))!;
+    expect(b.funnel.unfinished).toBe(1);
+    expect(b.byPipette.map((p) => [p.pipetteId, p.funnel.unfinished])).toEqual([['p1', 1], ['p2', 0]]);
+  });
+
+  it('the cells table on the page has the columns of the CLI table', async () => {
+    const page = (await createSqliteArchive(db).sessionReport('A'))!;
+    const header = formatReport(buildReport(db, ['A']), 'table').split('\n').find((l) => l.startsWith('attempt  '))!;
+    expect(header.split(/\s{2,}/)).toEqual(['attempt', 'pipette', ...page.cellColumns.map((c) => c.label)]);
+    // every feature the report summarises is a column, the e-feature baseline right after Vrest(QC)
+    const features = page.cellColumns.filter((c) => c.of === 'feature').map((c) => c.key);
+    expect([...features].sort()).toEqual(Object.keys(buildReport(db, ['A']).features).sort());
+    expect(page.cellColumns.slice(0, 2).map((c) => c.label)).toEqual(['Vrest(QC) mV', 'Vbase mV']);
+    expect(page.cellColumns.map((c) => c.label)).toEqual(expect.arrayContaining(['ISI CV', '1st ISI ms']));
   });
 });

@@ -83,6 +83,20 @@ export function percent(part, whole) {
   return `${((100 * part) / whole).toFixed(0)} %`;
 }
 
+/** A share (0..1) as a percentage with one decimal, as `autopatch report` prints it. */
+/** @param {number | null | undefined} rate */
+export function share(rate) {
+  if (rate === null || rate === undefined || !Number.isFinite(rate)) return '—';
+  return `${(100 * rate).toFixed(1)} %`;
+}
+
+/** A value in SI shown as value × scale with fixed decimals: a table column's number. */
+/** @param {number | null | undefined} v @param {number} scale @param {number} digits */
+export function fixed(v, scale, digits) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return (v * scale).toFixed(digits);
+}
+
 /** @param {number | null | undefined} epochMs */
 export function dateTime(epochMs) {
   if (epochMs === null || epochMs === undefined) return '—';

@@ -9,15 +9,8 @@
 import { h, setText } from './dom.js';
 import * as fmt from './format.js';
 import { createResistancePlot, createTracePlot, displayUnit } from './plots.js';
+import { groupNote, groupOf } from './states.js';
 
-const STATE_GROUP = /** @type {Record<string, string>} */ ({
-  pipetteCheck: 'approach', descent: 'approach', hunt: 'approach', confirmHit: 'approach',
-  seal: 'seal', cellAttached: 'seal',
-  breakIn: 'cell', wholeCell: 'cell', record: 'cell',
-  retract: 'service', clean: 'service',
-  broken: 'failed', fouled: 'failed', lost: 'failed', needsPipette: 'failed',
-  idle: 'rest', safe: 'rest', done: 'rest',
-});
 const WHOLE_CELL = new Set(['wholeCell', 'record']);
 const BUTTONS = [
   ['skip', 'Skip', 'give up this attempt, go on with the next'],
@@ -138,9 +131,10 @@ export function createPanel(p, opts) {
      * @param {{ thresholds: any }} ctx
      */
     update(v, ctx) {
-      const group = STATE_GROUP[v.state] ?? 'rest';
+      const group = groupOf(v.state);
       root.className = `pipette health-${v.health ?? 'ok'} group-${group}`;
       el.state.className = `state state-${group}`;
+      el.state.title = groupNote(v.state);
       setText(el.state, v.state);
       const n = v.attempts ?? 0;
       setText(el.attempt, v.attemptId ? `#${n} · ${v.attemptId}` : `${n} attempt${n === 1 ? '' : 's'}`);
