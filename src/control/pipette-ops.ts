@@ -335,9 +335,19 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     async pulse(mbar, ms) {
       checkPressure(`pressure ch${pch.channel}`, 'pulse', mbar, pch.limits);
       if (overrides.pressureMbar !== null) return;
-      emit({ type: 'pipette.pressure', pipetteId, mbar, source: 'regulator' });
-      await pch.pulse(mbar, ms);
-      emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState?.mbar ?? 0, source: pressureState?.source ?? 'atmosphere' });
+      const before = pressureState;
+      const during = { mbar, source: 'regulator' as const };
+      pressureState = during; // the snapshot says what the stream says
+      emit({ type: 'pipette.pressure', pipetteId, ...during });
+      try {
+        await pch.pulse(mbar, ms);
+      } finally {
+        // a vent during the pulse (which ends it) has already said where the line is
+        if (pressureState === during) {
+          pressureState = before;
+          emit({ type: 'pipette.pressure', pipetteId, mbar: before?.mbar ?? 0, source: before?.source ?? 'atmosphere' });
+        }
+      }
     },
     async voltageClamp(holding_mV) {
       clampGeneration++;

@@ -145,6 +145,35 @@ describe('the safe state', () => {
   });
 });
 
+describe('pulses', () => {
+  const pressures = (events: RigEventInput[]) => events.filter((e) => e.type === 'pipette.pressure').map((e) => [e.mbar, e.source]);
+
+  it('while a pulse lasts, the pressure state is the pulse\'s, as the stream says; then back to what it was', async () => {
+    const { clock, ops, events } = setup();
+    await clock.runUntilSettled(ops.pressure(-20), 1000);
+    const since = events.length;
+    const pulse = ops.pulse(-150, 200);
+    expect(ops.pressureState).toEqual({ mbar: -150, source: 'regulator' });
+    await clock.runFor(100);
+    expect(ops.pressureState).toEqual({ mbar: -150, source: 'regulator' });
+    await clock.runUntilSettled(pulse, 1000);
+    expect(ops.pressureState).toEqual({ mbar: -20, source: 'regulator' });
+    expect(pressures(events.slice(since))).toEqual([[-150, 'regulator'], [-20, 'regulator']]);
+  });
+
+  it('a vent during a pulse has the last word', async () => {
+    const { clock, ops, events } = setup();
+    await clock.runUntilSettled(ops.pressure(-20), 1000);
+    const since = events.length;
+    const pulse = ops.pulse(-150, 200);
+    await clock.runFor(50);
+    await clock.runUntilSettled(ops.atmosphere(), 1000);
+    await clock.runUntilSettled(pulse, 1000);
+    expect(ops.pressureState).toEqual({ mbar: 0, source: 'atmosphere' });
+    expect(pressures(events.slice(since))).toEqual([[-150, 'regulator'], [0, 'atmosphere']]);
+  });
+});
+
 describe('operator overrides', () => {
   it('a holding override must leave room for the test pulse inside the amplifier\'s envelope (from the rig, not a constant)', async () => {
     const { clock, hw, ops } = setup();
