@@ -6,7 +6,9 @@
  *   sample rate, units and step, timed on the host clock; the numbers match
  *   Ohm's law and the RC model (10 MΩ, +10 mV → 1 nA; holding → baseline);
  *   VC→IC goes through I=0 and takes the settle time; stimuli round-trip and
- *   match the closed-form RC response; compensation, pipette offset and zap
+ *   match the closed-form RC response; an aborted stimulus rejects as
+ *   'interrupted' at once, stops on the device (the electrode had only what
+ *   was played) and leaves the channel usable; compensation, pipette offset and zap
  *   reach the electrode; out-of-range settings are refused before any byte;
  *   garbage, truncated and bad-CRC frames are reported and the stream goes on;
  *   silence gives timeouts; an unplug is reported and a reconnect restores
@@ -341,6 +343,50 @@ export function amplifierConformance(h: AmplifierHarness): void {
       });
       expect(icError.error, `IC sample ${icError.index}`).toBeLessThan(3e-9);
       expect(ic.seq).toBeGreaterThan(vc.seq);
+    });
+
+    it('aborting a stimulus mid-way: it rejects as interrupted at once, the device stops playing, and the channel works right after', async () => {
+      const { fx, amp, els } = await setup(h);
+      const ch = amp.channels[0];
+      const sweeps = collect(ch);
+      await fx.run(ch.setTestPulse(tp));
+      await fx.clock.runFor(100);
+      const fs = 20_000;
+      const long = stepStimulus('VC', fs, 4_000, 100, 3_900, 0.01);
+      const stop = new AbortController();
+      const run = ch.runStimulus(long, { signal: stop.signal });
+      run.catch(() => {});
+      await fx.clock.runFor(1_500); // uploaded and well into it
+      const abortedAt = fx.clock.now();
+      stop.abort();
+      const err = await fx.expectError(run, ['interrupted'], 1_000);
+      expect(err.device).toBe(amp.connection.label);
+      expect(err.command).toMatch(/stim|run/i);
+      expect(fx.clock.now() - abortedAt).toBeLessThan(100); // not the 2.5 s left
+      await fx.clock.runFor(4_000); // past the stimulus' planned end
+      // the electrode was driven only up to the abort: one stimulus acquisition, ending there
+      const played = els[0].calls.filter((c) => c.samples > 1_000);
+      expect(played).toHaveLength(1);
+      const end = played[0].t0 + (played[0].samples * 1000) / fs;
+      expect(played[0].samples).toBeLessThan(long.samples.length);
+      expect(Math.abs(end - abortedAt)).toBeLessThan(50);
+      // no response was delivered for it
+      expect(sweeps.filter((s) => s.kind === 'stimulus')).toEqual([]);
+      // the test pulse streams again, and the next stimulus plays whole
+      const n = sweeps.length;
+      await fx.clock.runFor(300);
+      const after = sweeps.slice(n);
+      expect(after.length).toBeGreaterThanOrEqual(7);
+      for (const s of after) expect(levels(s).steady - levels(s).base).toBeCloseTo(1e-9, 13);
+      const short = stepStimulus('VC', fs, 100, 20, 80, 0.01);
+      const next = await fx.run(ch.runStimulus(short));
+      expect(next.kind).toBe('stimulus');
+      expect(next.response.length).toBe(short.samples.length);
+      expect(mean(next.response, short.onsetIndex! + 100, short.onsetIndex! + short.lengthSamples! - 100)).toBeCloseTo(0.01 / R, 13);
+      // a signal that has already fired sends nothing
+      const before = fx.bytesIn();
+      await fx.expectError(ch.runStimulus(short, { signal: stop.signal }), ['interrupted']);
+      expect(fx.bytesIn()).toBe(before);
     });
 
     it('fast capacitance compensation removes the pipette transient', async () => {

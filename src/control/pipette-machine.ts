@@ -60,6 +60,12 @@ export interface MachineServices {
   atmosphere(): void;
   holding(mV: number): void;
   testPulseRate(rateHz: number): void;
+  /**
+   * Leaving whole-cell or a recording other than by the safe state (skip, cell
+   * lost): back to voltage clamp at the seal holding with the test pulse on,
+   * once the resting-potential measurement or the recording has stopped.
+   */
+  restoreVoltageClamp(): void;
   /** one break-in attempt: its pulses (and a zap when due) */
   breakInAttempt(attempt: number, signal: AbortSignal): Promise<void>;
   clearAccess(signal: AbortSignal): Promise<void>;
@@ -395,6 +401,7 @@ export function createPipetteMachine(services: MachineServices) {
       stopMotion: () => services.stopMotion(),
       atmosphere: () => services.atmosphere(),
       huntPressure: ({ context }) => services.pressure(context.preset.hunt.pressure_mbar),
+      restoreVoltageClamp: () => services.restoreVoltageClamp(),
       normalTestPulse: ({ context }) => services.testPulseRate(context.preset.test_pulse.rate_Hz),
       fastTestPulse: ({ context }) => services.testPulseRate(context.preset.test_pulse.break_in_rate_Hz),
       resetBaseline: () => services.resetSignals('baseline'),
@@ -764,11 +771,12 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'qc',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }] },
+            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'wholeCell' } }, 'restoreVoltageClamp'] },
             { guard: 'accessCreeping', target: '.clearing', actions: ['countClearAccess'] },
             { actions: ['accumulateQc'] },
           ],
-          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'wholeCell' } }] },
+          // The resting potential may be under way at I=0: back to voltage clamp on the way out.
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'wholeCell' } }, 'restoreVoltageClamp'] },
         },
         states: {
           qc: {
@@ -797,9 +805,11 @@ export function createPipetteMachine(services: MachineServices) {
         initial: 'resting',
         on: {
           TP: [
-            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'record' } }] },
+            { guard: 'cellLost', target: 'lost', actions: [{ type: 'fail', params: { reason: 'cell-lost', state: 'record' } }, 'restoreVoltageClamp'] },
           ],
-          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'record' } }] },
+          // Out of a recording other than by the safe state (which owns the amplifier): back to
+          // voltage clamp at the holding, test pulse on, no bias left — as a completed recording ends.
+          SKIP: { target: 'retract', actions: ['noteEvent', { type: 'failFromEvent', params: { state: 'record' } }, 'restoreVoltageClamp'] },
         },
         states: {
           resting: { after: { restBeforeRecording: 'stimulating' } },

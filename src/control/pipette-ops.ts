@@ -47,6 +47,14 @@ export interface PipetteOpsOptions {
   maxCommand_mV: number;
 }
 
+/** the preset's test-pulse settings, in its units */
+export interface TestPulseSetup {
+  amplitude_mV: number;
+  width_ms: number;
+  rate_Hz: number;
+  sample_rate_kHz: number;
+}
+
 export interface SafeStateResult {
   complete: boolean;
   errors: string[];
@@ -77,9 +85,10 @@ export interface PipetteOps {
   atmosphere(): Promise<void>;
   pulse(mbar: number, ms: number): Promise<void>;
   voltageClamp(holding_mV: number): Promise<void>;
+  /** holding potential; sent in voltage clamp only (in IC or I=0 it applies on the way back to VC), as is a holding override */
   holding(mV: number): Promise<void>;
   /** test pulse on in VC at the preset's settings and the given rate */
-  testPulse(settings: { amplitude_mV: number; width_ms: number; rate_Hz: number; sample_rate_kHz: number }): Promise<void>;
+  testPulse(settings: TestPulseSetup): Promise<void>;
   testPulseRate(rate_Hz: number): Promise<void>;
   zap(ms: number, mV: number): Promise<void>;
   autoOffset(): Promise<number>;
@@ -99,6 +108,15 @@ export interface PipetteOps {
   zeroCurrent(): Promise<void>;
   /** current clamp holding a bias, pA (within ±MAX_BIAS_PA, checked before anything is sent) */
   currentClamp(bias_pA: number): Promise<void>;
+  /**
+   * Back to voltage clamp at `holding_mV` with the test pulse on, from wherever a
+   * recording or a resting-potential measurement left the amplifier: from current
+   * clamp the bias is released first and the way goes through I=0 for `settleMs`
+   * (a recording's own way back); from I=0 straight to VC. Waits for `after` (the
+   * work that was switching the clamp) to settle first. Gives way to any clamp
+   * change or safe state asked for after this call: the safe state owns the amplifier.
+   */
+  restoreVoltageClamp(o: { holding_mV: number; testPulse: TestPulseSetup; settleMs: number; after?: Promise<unknown> }): Promise<void>;
   /** emergency stop: from now on every move is refused (a safe state still running stops short of retracting) */
   halt(): void;
 }
@@ -126,6 +144,12 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
   let step_mV = 0;
   let pressureState: { mbar: number; source: 'regulator' | 'atmosphere' } | null = null;
   let holdingState: { mode: 'VC' | 'IC' | 'I0'; value: number } | null = null;
+  let testPulseOn = false;
+  /**
+   * Bumped by every clamp change asked for (and by the safe state). A restore
+   * re-checks it before each command: whatever was asked after it wins.
+   */
+  let clampGeneration = 0;
   const overrides = { pressureMbar: null as number | null, holdingMv: null as number | null };
 
   const notePosition = (manip: Vec3): Vec3 => {
@@ -228,6 +252,48 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     emit({ type: 'pipette.holding', pipetteId, mode: 'VC', holding: mV / 1000 });
   };
 
+  const toVoltageClamp = async (holding_mV: number): Promise<void> => {
+    desiredHolding = holding_mV;
+    await amplifier.setMode('VC');
+    await applyHolding(overrides.holdingMv ?? holding_mV);
+  };
+
+  const toZeroCurrent = async (): Promise<void> => {
+    await amplifier.setMode('I0');
+    holdingState = { mode: 'I0', value: 0 };
+    emit({ type: 'pipette.holding', pipetteId, mode: 'I0', holding: 0 });
+  };
+
+  const toCurrentClamp = async (bias_pA: number): Promise<void> => {
+    if (!Number.isFinite(bias_pA) || Math.abs(bias_pA) > MAX_BIAS_PA) {
+      throw new DeviceError('limit', 'amplifier', 'current clamp', `bias ${bias_pA} pA is outside ±${MAX_BIAS_PA} pA`);
+    }
+    await amplifier.setMode('IC');
+    await holdBias(bias_pA);
+  };
+
+  /** the bias held in current clamp (the mode is IC already) */
+  const holdBias = async (bias_pA: number): Promise<void> => {
+    await amplifier.setHolding(bias_pA * 1e-12);
+    holdingState = { mode: 'IC', value: bias_pA * 1e-12 }; // SI, as the pipette.holding event
+    emit({ type: 'pipette.holding', pipetteId, mode: 'IC', holding: bias_pA * 1e-12 });
+  };
+
+  /** A holding potential is sent only in voltage clamp; in IC or I=0 it waits for the way back to VC. */
+  const inVoltageClamp = (): boolean => holdingState === null || holdingState.mode === 'VC';
+
+  const startTestPulse = async (s: TestPulseSetup): Promise<void> => {
+    step_mV = s.amplitude_mV;
+    await amplifier.setTestPulse({
+      enabled: true,
+      amplitude: s.amplitude_mV / 1000,
+      widthMs: s.width_ms,
+      rateHz: s.rate_Hz,
+      sampleRateHz: s.sample_rate_kHz * 1000,
+    });
+    testPulseOn = true;
+  };
+
   const ops: PipetteOps = {
     pipetteId,
     geometry,
@@ -269,30 +335,30 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     async pulse(mbar, ms) {
       checkPressure(`pressure ch${pch.channel}`, 'pulse', mbar, pch.limits);
       if (overrides.pressureMbar !== null) return;
-      emit({ type: 'pipette.pressure', pipetteId, mbar, source: 'regulator' });
-      await pch.pulse(mbar, ms);
-      emit({ type: 'pipette.pressure', pipetteId, mbar: pressureState?.mbar ?? 0, source: pressureState?.source ?? 'atmosphere' });
+      const before = pressureState;
+      const during = { mbar, source: 'regulator' as const };
+      pressureState = during; // the snapshot says what the stream says
+      emit({ type: 'pipette.pressure', pipetteId, ...during });
+      try {
+        await pch.pulse(mbar, ms);
+      } finally {
+        // a vent during the pulse (which ends it) has already said where the line is
+        if (pressureState === during) {
+          pressureState = before;
+          emit({ type: 'pipette.pressure', pipetteId, mbar: before?.mbar ?? 0, source: before?.source ?? 'atmosphere' });
+        }
+      }
     },
     async voltageClamp(holding_mV) {
-      desiredHolding = holding_mV;
-      await amplifier.setMode('VC');
-      await applyHolding(overrides.holdingMv ?? holding_mV);
+      clampGeneration++;
+      await toVoltageClamp(holding_mV);
     },
     async holding(mV) {
       desiredHolding = mV;
-      if (overrides.holdingMv !== null) return;
+      if (overrides.holdingMv !== null || !inVoltageClamp()) return;
       await applyHolding(mV);
     },
-    async testPulse(s) {
-      step_mV = s.amplitude_mV;
-      await amplifier.setTestPulse({
-        enabled: true,
-        amplitude: s.amplitude_mV / 1000,
-        widthMs: s.width_ms,
-        rateHz: s.rate_Hz,
-        sampleRateHz: s.sample_rate_kHz * 1000,
-      });
-    },
+    testPulse: startTestPulse,
     async testPulseRate(rate_Hz) {
       await amplifier.setTestPulse({ rateHz: rate_Hz });
     },
@@ -313,6 +379,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
         throw new DeviceError('limit', 'amplifier', 'holding override', `${mV} mV is outside ±${room} mV (the amplifier takes ±${options.maxCommand_mV} mV, the test pulse adds ${step_mV} mV)`);
       }
       overrides.holdingMv = mV;
+      if (!inVoltageClamp()) return; // in IC it would be a current: it applies on the way back to VC
       await applyHolding(mV ?? desiredHolding);
     },
     halt() {
@@ -327,6 +394,7 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
           errors.push(`${what}: ${(e as Error).message}`);
         }
       };
+      clampGeneration++; // a restore still under way stops here
       emit({ type: 'log', level: 'warn', pipetteId, message: `safe state: ${reason}` });
       await attempt('stop motion', () => manipulator.stop());
       // Safety outranks an operator override: the line goes to atmosphere.
@@ -356,20 +424,33 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     },
     async testPulseOff() {
       await amplifier.setTestPulse({ enabled: false });
+      testPulseOn = false;
     },
     async zeroCurrent() {
-      await amplifier.setMode('I0');
-      holdingState = { mode: 'I0', value: 0 };
-      emit({ type: 'pipette.holding', pipetteId, mode: 'I0', holding: 0 });
+      clampGeneration++;
+      await toZeroCurrent();
     },
     async currentClamp(bias_pA) {
-      if (!Number.isFinite(bias_pA) || Math.abs(bias_pA) > MAX_BIAS_PA) {
-        throw new DeviceError('limit', 'amplifier', 'current clamp', `bias ${bias_pA} pA is outside ±${MAX_BIAS_PA} pA`);
+      clampGeneration++;
+      await toCurrentClamp(bias_pA);
+    },
+    async restoreVoltageClamp({ holding_mV, testPulse, settleMs, after }) {
+      // Taken now, before waiting: a safe state that starts meanwhile must win.
+      const mine = ++clampGeneration;
+      await after?.catch(() => {});
+      const superseded = (): boolean => mine !== clampGeneration;
+      const mode = holdingState?.mode;
+      if (mode === 'IC') {
+        if (superseded()) return;
+        await holdBias(0); // no bias left behind for the next switch to current clamp
+        if (superseded()) return;
+        await toZeroCurrent();
+        await sleep(clock, settleMs);
       }
-      await amplifier.setMode('IC');
-      await amplifier.setHolding(bias_pA * 1e-12);
-      holdingState = { mode: 'IC', value: bias_pA };
-      emit({ type: 'pipette.holding', pipetteId, mode: 'IC', holding: bias_pA * 1e-12 });
+      if (superseded()) return;
+      if (mode !== 'VC' || holdingState?.value !== (overrides.holdingMv ?? holding_mV) / 1000) await toVoltageClamp(holding_mV);
+      if (superseded() || testPulseOn) return;
+      await startTestPulse(testPulse);
     },
   };
   return ops;

@@ -159,6 +159,33 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     void p.finally(() => inflight.delete(p));
   };
 
+  /**
+   * The service switching the clamp now (resting potential, recording). Skipped,
+   * it stops at its next step, perhaps with one command still on its way: the
+   * way back to voltage clamp waits for it.
+   */
+  let clampWork: Promise<unknown> = Promise.resolve();
+  const switchingClamp = <T>(work: Promise<T>): Promise<T> => {
+    clampWork = work;
+    return work;
+  };
+
+  /** I=0 (no injected current), settle, average a short quiet sweep; back to VC at the seal holding. */
+  const restingPotential = async (signal: AbortSignal): Promise<number> => {
+    await ops.zeroCurrent();
+    await sleep(clock, preset.record.i0_settle_ms, signal);
+    const fs = preset.test_pulse.sample_rate_kHz * 1000;
+    const n = Math.round((fs * preset.whole_cell.vrest_window_ms) / 1000);
+    const sweep = await hw.amplifier.runStimulus({ name: 'vrest', mode: 'I0', sampleRateHz: fs, samples: new Float32Array(n) }, { signal });
+    // skipped or aborted as the sweep came in: whoever stopped it sets the clamp
+    if (signal.aborted) throw Object.assign(new Error('resting potential aborted'), { name: 'AbortError' });
+    let sum = 0;
+    for (let i = 0; i < sweep.response.length; i++) sum += sweep.response[i];
+    emit({ type: 'sweep', pipetteId, attemptId, sweep });
+    await ops.voltageClamp(preset.seal.holding_mV);
+    return sum / Math.max(1, sweep.response.length);
+  };
+
   const regionEnd = (target: Target): Vec3 =>
     target.kind === 'blind'
       ? alongAxisToZ(target.position, geometry.axis, preset.descent.region_depth_um)
@@ -238,22 +265,14 @@ export function createPipetteRunner(options: PipetteRunnerOptions): PipetteRunne
     async clearAccess() {
       await ops.pulse(preset.whole_cell.clear_access_mbar, preset.whole_cell.clear_access_ms);
     },
-    async measureVrest(signal) {
-      // Resting potential: I=0 (no injected current), settle, average a short quiet sweep.
-      await hw.amplifier.setMode('I0');
-      await sleep(clock, preset.record.i0_settle_ms, signal);
-      const fs = preset.test_pulse.sample_rate_kHz * 1000;
-      const n = Math.round((fs * preset.whole_cell.vrest_window_ms) / 1000);
-      const sweep = await hw.amplifier.runStimulus({ name: 'vrest', mode: 'I0', sampleRateHz: fs, samples: new Float32Array(n) });
-      let sum = 0;
-      for (let i = 0; i < sweep.response.length; i++) sum += sweep.response[i];
-      emit({ type: 'sweep', pipetteId, attemptId, sweep });
-      await ops.voltageClamp(preset.seal.holding_mV);
-      return sum / Math.max(1, sweep.response.length);
+    measureVrest: (signal) => switchingClamp(restingPotential(signal)),
+    record(signal) {
+      return switchingClamp(options.recorder.record({ pipetteId, attemptId: attemptId ?? 'none', hw, ops, preset, signal }));
     },
-    async record(signal) {
-      return options.recorder.record({ pipetteId, attemptId: attemptId ?? 'none', hw, ops, preset, signal });
-    },
+    restoreVoltageClamp: () =>
+      background('amplifier', () =>
+        ops.restoreVoltageClamp({ holding_mV: preset.seal.holding_mV, testPulse: preset.test_pulse, settleMs: preset.record.i0_settle_ms, after: clampWork }),
+      ),
     async retract(signal) {
       const r = preset.retract;
       await ops.pressure(r.pressure_mbar, signal);

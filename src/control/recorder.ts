@@ -8,9 +8,11 @@
  * threshold comes from the preset's `record` section.
  *
  * Aborted (abort, e-stop, fault, skip): the recorder stops where it is — the
- * stimulus being played included — and restores nothing. The safe state owns
- * the amplifier from then on; a late "back to voltage clamp at −70 mV, test
- * pulse on" would undo it.
+ * stimulus being played included — and restores nothing. After an abort, the
+ * safe state owns the amplifier; a late "back to voltage clamp at −70 mV, test
+ * pulse on" would undo it. After a skip (or a lost cell) the machine asks for
+ * the same way back as a completed recording's (`ops.restoreVoltageClamp`),
+ * once the recorder has stopped.
  */
 import type { Clock } from '../clock/clock.ts';
 import { sleep } from '../clock/clock.ts';
@@ -129,11 +131,7 @@ export function createStimulusRecorder(options: StimulusRecorderOptions): Record
       }
 
       // Done: back to voltage clamp through I=0, bias released first so nothing stale is left in IC.
-      await step(() => ops.currentClamp(0));
-      await step(() => ops.zeroCurrent());
-      await settle();
-      await step(() => ops.voltageClamp(preset.seal.holding_mV));
-      await step(() => ops.testPulse({ ...preset.test_pulse }));
+      await step(() => ops.restoreVoltageClamp({ holding_mV: preset.seal.holding_mV, testPulse: preset.test_pulse, settleMs: preset.record.i0_settle_ms }));
       const features = longSquares.length > 0 ? cellFeaturesRecord(cellFeatures(longSquares, analysis.cell)) : {};
       return { sweeps, durationS: (clock.now() - started) / 1000, features };
     },

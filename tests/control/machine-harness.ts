@@ -139,6 +139,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     atmosphere: () => log('atmosphere'),
     holding: (mV) => log('holding', mV),
     testPulseRate: (hz) => log('testPulseRate', hz),
+    restoreVoltageClamp: () => log('restoreVoltageClamp'),
     breakInAttempt: async (n, signal) => {
       log('breakInAttempt', n);
       const entry = { n, aborted: false };

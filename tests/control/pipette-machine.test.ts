@@ -730,6 +730,36 @@ describe('pipette machine: skip, device errors and failing services from more st
     if (stage === 'breakIn') expect(h.breakIns.at(-1)!.aborted).toBe(true); // no pulse after the skip
   });
 
+  it.each([
+    ['SKIP in record', 'record', (h: ReturnType<typeof createHarness>) => h.actor.send({ type: 'SKIP', reason: 'skipped by operator' }), 1],
+    ['a cell lost in record', 'record', (h: ReturnType<typeof createHarness>) => h.tp({ r: 80, ihold: -1500 }), 1],
+    ['SKIP in whole-cell', 'wholeCell', (h: ReturnType<typeof createHarness>) => h.actor.send({ type: 'SKIP', reason: 'skipped by operator' }), 1],
+    ['ABORT in record', 'record', (h: ReturnType<typeof createHarness>) => h.actor.send({ type: 'ABORT', reason: 'operator' }), 0],
+    ['a DEVICE_ERROR in record', 'record', (h: ReturnType<typeof createHarness>) => h.actor.send({ type: 'DEVICE_ERROR', error: 'device-timeout' }), 0],
+  ] as const)('%s: back to voltage clamp on the way out unless it is the safe state (%#)', async (_, stage, leave, restores) => {
+    const h = createHarness();
+    await driveTo(h, 'wholeCell');
+    if (stage === 'record') {
+      await h.stream(h.preset.whole_cell.qc_s * 1000 + 200, 100, () => ({ r: 200, cm: 60, ra: 30, rm: 180, fitQuality: 0.95, ihold: -60 }));
+      await h.run(100);
+    }
+    expect(h.state()).toBe(stage);
+    leave(h);
+    await h.run(2100);
+    expect(h.called('restoreVoltageClamp')).toHaveLength(restores);
+    expect(h.called('safeState')).toHaveLength(1 - restores);
+  });
+
+  it('a completed recording restores the clamp itself: the machine does not ask again', async () => {
+    const h = createHarness();
+    await driveTo(h, 'wholeCell');
+    await h.stream(h.preset.whole_cell.qc_s * 1000 + 200, 100, () => ({ r: 200, cm: 60, ra: 30, rm: 180, fitQuality: 0.95, ihold: -60 }));
+    await h.run(h.preset.record.rest_s * 1000 + 6000);
+    expect(h.called('record')).toHaveLength(1);
+    expect(visited(h)).toContain('retract');
+    expect(h.called('restoreVoltageClamp')).toEqual([]);
+  });
+
   it('a DEVICE_ERROR event while sealing takes the safe path and names the error', async () => {
     const h = createHarness();
     await driveTo(h, 'seal');

@@ -145,6 +145,35 @@ describe('the safe state', () => {
   });
 });
 
+describe('pulses', () => {
+  const pressures = (events: RigEventInput[]) => events.filter((e) => e.type === 'pipette.pressure').map((e) => [e.mbar, e.source]);
+
+  it('while a pulse lasts, the pressure state is the pulse\'s, as the stream says; then back to what it was', async () => {
+    const { clock, ops, events } = setup();
+    await clock.runUntilSettled(ops.pressure(-20), 1000);
+    const since = events.length;
+    const pulse = ops.pulse(-150, 200);
+    expect(ops.pressureState).toEqual({ mbar: -150, source: 'regulator' });
+    await clock.runFor(100);
+    expect(ops.pressureState).toEqual({ mbar: -150, source: 'regulator' });
+    await clock.runUntilSettled(pulse, 1000);
+    expect(ops.pressureState).toEqual({ mbar: -20, source: 'regulator' });
+    expect(pressures(events.slice(since))).toEqual([[-150, 'regulator'], [-20, 'regulator']]);
+  });
+
+  it('a vent during a pulse has the last word', async () => {
+    const { clock, ops, events } = setup();
+    await clock.runUntilSettled(ops.pressure(-20), 1000);
+    const since = events.length;
+    const pulse = ops.pulse(-150, 200);
+    await clock.runFor(50);
+    await clock.runUntilSettled(ops.atmosphere(), 1000);
+    await clock.runUntilSettled(pulse, 1000);
+    expect(ops.pressureState).toEqual({ mbar: 0, source: 'atmosphere' });
+    expect(pressures(events.slice(since))).toEqual([[-150, 'regulator'], [0, 'atmosphere']]);
+  });
+});
+
 describe('operator overrides', () => {
   it('a holding override must leave room for the test pulse inside the amplifier\'s envelope (from the rig, not a constant)', async () => {
     const { clock, hw, ops } = setup();
@@ -180,5 +209,86 @@ describe('operator overrides', () => {
     await clock.runUntilSettled(safe, 10_000);
     expect(ops.overrides.pressureMbar).toBeNull();
     expect(hw.pressure.sourceAt(clock.now())).toBe('atmosphere');
+  });
+});
+
+describe('back to voltage clamp after current clamp or I=0', () => {
+  const TP = { amplitude_mV: 10, width_ms: 10, rate_Hz: 30, sample_rate_kHz: 50 };
+  const amp = (hw: ReturnType<typeof fakeHardware>, from = 0) =>
+    hw.amplifier.log.slice(from).map((l) => [l.what, l.what === 'setTestPulse' ? (l.value as { enabled?: boolean }).enabled : l.value]);
+  const holdings = (events: RigEventInput[]) => events.filter((e) => e.type === 'pipette.holding').map((e) => [e.mode, e.holding]);
+
+  /** in current clamp with a bias and the test pulse off, as during a recording */
+  async function recording() {
+    const s = setup();
+    await s.clock.runUntilSettled(s.ops.testPulseOff(), 1000);
+    await s.clock.runUntilSettled(s.ops.zeroCurrent(), 1000);
+    await s.clock.runUntilSettled(s.ops.currentClamp(30), 1000);
+    return { ...s, mark: s.hw.amplifier.log.length, since: s.events.length };
+  }
+
+  it('from current clamp: bias released, I=0 for the settle time, VC at the holding, test pulse on; the snapshot holds SI values as the events do', async () => {
+    const { clock, hw, ops, events, mark, since } = await recording();
+    expect(ops.holdingState).toEqual({ mode: 'IC', value: 30e-12 });
+    const t0 = clock.now();
+    await clock.runUntilSettled(ops.restoreVoltageClamp({ holding_mV: -70, testPulse: TP, settleMs: 500 }), 5000);
+    expect(amp(hw, mark)).toEqual([
+      ['setHolding', 0],
+      ['setMode', 'I0'],
+      ['setMode', 'VC'],
+      ['setHolding', -0.07],
+      ['setTestPulse', true],
+    ]);
+    const i0 = hw.amplifier.log.slice(mark).find((l) => l.value === 'I0')!.t;
+    const vc = hw.amplifier.log.slice(mark).find((l) => l.value === 'VC')!.t;
+    expect(vc - i0).toBeGreaterThanOrEqual(500);
+    expect(clock.now() - t0).toBeLessThan(1000);
+    expect(holdings(events.slice(since))).toEqual([['IC', 0], ['I0', 0], ['VC', -0.07]]);
+    expect(ops.holdingState).toEqual({ mode: 'VC', value: -0.07 });
+  });
+
+  it('already in VC at the holding with the test pulse on: nothing is sent', async () => {
+    const { clock, hw, ops } = setup();
+    await clock.runUntilSettled(ops.voltageClamp(-70), 1000);
+    await clock.runUntilSettled(ops.testPulse(TP), 1000);
+    const mark = hw.amplifier.log.length;
+    await clock.runUntilSettled(ops.restoreVoltageClamp({ holding_mV: -70, testPulse: TP, settleMs: 500 }), 5000);
+    expect(amp(hw, mark)).toEqual([]);
+  });
+
+  it('gives way to a safe state that comes while it waits for the recording to stop', async () => {
+    const { clock, hw, ops, events, mark, since } = await recording();
+    let stopped = (): void => {};
+    const recorder = new Promise<void>((r) => (stopped = r));
+    const restore = ops.restoreVoltageClamp({ holding_mV: -70, testPulse: TP, settleMs: 500, after: recorder });
+    await clock.runUntilSettled(ops.safeState('abort', { retract: false }), 5000);
+    stopped();
+    await clock.runUntilSettled(restore, 5000);
+    await clock.runFor(2000);
+    expect(amp(hw, mark)).toEqual([['setMode', 'VC'], ['setHolding', 0]]);
+    expect(holdings(events.slice(since))).toEqual([['VC', 0]]);
+  });
+
+  it('gives way to a safe state that comes while it settles at I=0', async () => {
+    const { clock, hw, ops, mark } = await recording();
+    const restore = ops.restoreVoltageClamp({ holding_mV: -70, testPulse: TP, settleMs: 500 });
+    await clock.runFor(100); // bias released, at I=0 now
+    await clock.runUntilSettled(ops.safeState('abort', { retract: false }), 5000);
+    await clock.runUntilSettled(restore, 5000);
+    await clock.runFor(2000);
+    expect(amp(hw, mark)).toEqual([['setHolding', 0], ['setMode', 'I0'], ['setMode', 'VC'], ['setHolding', 0]]);
+    expect(hw.amplifier.holdingValue).toBe(0);
+    expect(ops.holdingState).toEqual({ mode: 'VC', value: 0 });
+  });
+
+  it('a holding override given in current clamp is not sent as a current; it applies on the way back to VC', async () => {
+    const { clock, hw, ops, mark } = await recording();
+    await clock.runUntilSettled(ops.overrideHolding(-60), 1000);
+    await clock.runUntilSettled(ops.holding(-50), 1000);
+    expect(amp(hw, mark)).toEqual([]);
+    expect(hw.amplifier.holdingValue).toBeCloseTo(30e-12, 20);
+    await clock.runUntilSettled(ops.restoreVoltageClamp({ holding_mV: -70, testPulse: TP, settleMs: 500 }), 5000);
+    expect(hw.amplifier.mode).toBe('VC');
+    expect(hw.amplifier.holdingValue).toBeCloseTo(-0.06, 12);
   });
 });

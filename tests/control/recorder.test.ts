@@ -212,8 +212,7 @@ describe('the stimulus runner', () => {
       'mode:IC',
       'holding:IC,2e-11',
       'run', 'run', 'run', 'run', 'run',
-      'mode:IC', // the ops ask for the mode with every bias: a no-op when it is already in force
-      'holding:IC,0',
+      'holding:IC,0', // bias released in current clamp, before leaving it
       'mode:I0',
       'mode:VC',
       'holding:VC,-0.07',
@@ -222,7 +221,7 @@ describe('the stimulus runner', () => {
     // the settling delay is the preset's, both ways, on the virtual clock
     const at = (i: number): number => r.stub.calls[i].t;
     expect(at(2) - at(1)).toBe(750);
-    expect(at(12) - at(11)).toBe(750);
+    expect(at(11) - at(10)).toBe(750);
     // every mode and holding change went through the ops: one pipette.holding event each, in SI
     const holding = r.events.flatMap((e) => (e.type === 'pipette.holding' ? [[e.mode, e.holding]] : []));
     expect(holding).toEqual([['I0', 0], ['IC', 20e-12], ['IC', 0], ['I0', 0], ['VC', -0.07]]);

@@ -11,6 +11,7 @@ import { createVirtualClock, type VirtualClock } from '../../src/clock/index.ts'
 import { createSimulatedLab, type SimulatedLab } from '../../src/cli/simulated-lab.ts';
 import type { RigEvent } from '../../src/control/events.ts';
 import type { Supervisor } from '../../src/control/supervisor.ts';
+import { channelOf, stimulusSweeps } from './amp-channel.ts';
 
 interface Running {
   clock: VirtualClock;
@@ -29,20 +30,10 @@ async function start(): Promise<Running> {
   return { clock, lab, supervisor: await lab.startSession(), events };
 }
 
-/** The amp-bridge channel of a pipette (the simulated rig: two pipettes per bridge). */
-function channelOf(r: Running, pipetteId: string) {
-  const i = r.lab.sim.world.pipetteIds.indexOf(pipetteId);
-  const bridge = r.lab.sim.amplifiers.get(`amp-${Math.floor(i / 2) + 1}`)!.emulator;
-  return { bridge, ch: i % 2, state: () => bridge.channelState(i % 2) };
-}
-
-const stimulusSweeps = (r: Running, pipetteId: string): number =>
-  r.events.filter((e) => e.type === 'sweep' && e.pipetteId === pipetteId && e.sweep.kind === 'stimulus' && e.sweep.mode === 'IC').length;
-
 /** Runs until some pipette has recorded `sweeps` current-clamp sweeps; returns it. */
 async function untilRecording(r: Running, sweeps: number): Promise<string> {
   for (let i = 0; i < 20 * 60 * 10; i++) {
-    const id = r.lab.sim.world.pipetteIds.find((p) => stimulusSweeps(r, p) >= sweeps);
+    const id = r.lab.sim.world.pipetteIds.find((p) => stimulusSweeps(r.events, p) >= sweeps);
     if (id) return id;
     await r.clock.runFor(100);
   }
@@ -50,7 +41,7 @@ async function untilRecording(r: Running, sweeps: number): Promise<string> {
 }
 
 function expectSafeAmplifier(r: Running, pipetteId: string): void {
-  const s = channelOf(r, pipetteId).state();
+  const s = channelOf(r.lab, pipetteId).state();
   expect(s.mode).toBe('VC');
   expect(s.target).toBeNull();
   expect(s.holding.VC).toBe(0);
@@ -64,7 +55,7 @@ describe('aborting a recording on the emulated rig', () => {
   it('between sweeps: the pipette is secured and nothing undoes it', async () => {
     const r = await start();
     const id = await untilRecording(r, 3);
-    const { state } = channelOf(r, id);
+    const { state } = channelOf(r.lab, id);
     const runner = r.supervisor.runners.find((x) => x.pipetteId === id)!;
     expect(runner.state).toBe('record');
     expect(state().activity).toBe('idle'); // the sweep just arrived: in the pause before the next
@@ -73,7 +64,7 @@ describe('aborting a recording on the emulated rig', () => {
     await r.clock.runFor(60_000); // well past the recorder's old 500 ms clean-up
     expect(runner.state).toBe('safe');
     expectSafeAmplifier(r, id);
-    expect(stimulusSweeps(r, id)).toBe(3);
+    expect(stimulusSweeps(r.events, id)).toBe(3);
     r.lab.sim.world.advanceTo(r.clock.now());
     expect(r.lab.sim.world.pipette(id).truth().tip[2]).toBeLessThanOrEqual(0); // retracted
     await r.lab.host.abort('test');
@@ -84,7 +75,7 @@ describe('aborting a recording on the emulated rig', () => {
   it('in the middle of a sweep: the stimulus is stopped on the amplifier at once', async () => {
     const r = await start();
     const id = await untilRecording(r, 2);
-    const { bridge, ch, state } = channelOf(r, id);
+    const { bridge, ch, state } = channelOf(r.lab, id);
     for (let i = 0; i < 100_000 && state().activity !== 'running'; i++) await r.clock.runFor(5);
     await r.clock.runFor(1_000); // a second into a 5 s long-square sweep
     expect(state().activity).toBe('running');
@@ -99,7 +90,7 @@ describe('aborting a recording on the emulated rig', () => {
     expect(sent).not.toContain('run');
     await r.clock.runFor(60_000);
     expectSafeAmplifier(r, id);
-    expect(stimulusSweeps(r, id)).toBe(2); // the aborted sweep was not stored
+    expect(stimulusSweeps(r.events, id)).toBe(2); // the aborted sweep was not stored
     await r.lab.host.abort('test');
     await r.clock.runUntilSettled(r.supervisor.done, 30 * 60_000);
     await r.lab.close();
@@ -108,7 +99,7 @@ describe('aborting a recording on the emulated rig', () => {
   it('an emergency stop during a recording leaves that amplifier in VC at 0 mV with the test pulse off', async () => {
     const r = await start();
     const id = await untilRecording(r, 2);
-    const { state } = channelOf(r, id);
+    const { state } = channelOf(r.lab, id);
     for (let i = 0; i < 100_000 && state().activity !== 'running'; i++) await r.clock.runFor(5);
     await r.clock.runFor(500);
     await r.clock.runUntilSettled(r.lab.host.emergencyStop('test'), 10_000);

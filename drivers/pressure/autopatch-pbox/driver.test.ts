@@ -145,6 +145,44 @@ describe('autopatch pbox driver', () => {
     expect(e.message).toMatch(/unexpected reply "OK 1 12.5"/);
   });
 
+  it('a long pulse does not hold the port: a vent on another channel goes out at once, and its pulse polls do not delay it much', async () => {
+    const { fx, box } = await opened();
+    const [pulsing, other] = box.channels;
+    await fx.run(other.setPressure(-30));
+    await fx.run(other.setSource('regulator'));
+    const written: Array<{ t: number; line: string }> = [];
+    fx.binding.onHostWrite((path, bytes) => {
+      if (path === fx.path) written.push({ t: fx.clock.now(), line: bytes.toString('latin1').trim() });
+    });
+    const ventAt = async (): Promise<{ wire: number; applied: number }> => {
+      const t0 = fx.clock.now();
+      const from = written.length;
+      const vent = other.setSource('atmosphere');
+      await fx.run(vent);
+      const sent = written.slice(from).find((w) => w.line === 'VALVE 2 ATM')!;
+      const applied = fx.device.commands.filter((c) => c.channel === 1 && c.kind === 'valve').at(-1)!;
+      await fx.run(other.setSource('regulator'));
+      return { wire: sent.t - t0, applied: applied.t - t0 };
+    };
+    const pulse = pulsing.pulse(-300, 1_500);
+    pulse.catch(() => {});
+    await fx.clock.runFor(400);
+    expect(fx.device.state(0).pulsing).toBe(true);
+    // mid-pulse, the port idle: the vent is written in the same instant and applied within one line's time
+    const mid = await ventAt();
+    expect(mid.wire).toBeLessThan(1);
+    expect(mid.applied).toBeLessThan(5);
+    expect(fx.device.state(0).pulsing).toBe(true);
+    // at the pulse's end, while the driver asks the box whether it is over: one command ahead at most
+    for (let i = 0; i < 10_000 && !written.some((w) => w.line === 'STAT? 1'); i++) await fx.clock.runFor(0.25);
+    expect(written.some((w) => w.line === 'STAT? 1')).toBe(true);
+    const atEnd = await ventAt();
+    expect(atEnd.wire).toBeLessThan(7);
+    expect(atEnd.applied).toBeLessThan(10);
+    await fx.run(pulse);
+    expect(fx.device.state(1).source).toBe('regulator');
+  });
+
   it('a new command on a pulsing channel aborts the pulse first; the pulse rejects as interrupted', async () => {
     const { fx, box } = await opened();
     const ch = box.channels[0];
