@@ -264,14 +264,6 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
     emit({ type: 'pipette.holding', pipetteId, mode: 'I0', holding: 0 });
   };
 
-  const toCurrentClamp = async (bias_pA: number): Promise<void> => {
-    if (!Number.isFinite(bias_pA) || Math.abs(bias_pA) > MAX_BIAS_PA) {
-      throw new DeviceError('limit', 'amplifier', 'current clamp', `bias ${bias_pA} pA is outside ±${MAX_BIAS_PA} pA`);
-    }
-    await amplifier.setMode('IC');
-    await holdBias(bias_pA);
-  };
-
   /** the bias held in current clamp (the mode is IC already) */
   const holdBias = async (bias_pA: number): Promise<void> => {
     await amplifier.setHolding(bias_pA * 1e-12);
@@ -431,8 +423,14 @@ export function createPipetteOps(options: PipetteOpsOptions): PipetteOps {
       await toZeroCurrent();
     },
     async currentClamp(bias_pA) {
-      clampGeneration++;
-      await toCurrentClamp(bias_pA);
+      const mine = ++clampGeneration;
+      if (!Number.isFinite(bias_pA) || Math.abs(bias_pA) > MAX_BIAS_PA) {
+        throw new DeviceError('limit', 'amplifier', 'current clamp', `bias ${bias_pA} pA is outside ±${MAX_BIAS_PA} pA`);
+      }
+      await amplifier.setMode('IC');
+      // A safe state (or any other clamp change) that began while the mode went out owns the amplifier now.
+      if (mine !== clampGeneration) throw new Aborted('clamp changed while switching to current clamp');
+      await holdBias(bias_pA);
     },
     async restoreVoltageClamp({ holding_mV, testPulse, settleMs, after }) {
       // Taken now, before waiting: a safe state that starts meanwhile must win.

@@ -281,6 +281,25 @@ describe('back to voltage clamp after current clamp or I=0', () => {
     expect(ops.holdingState).toEqual({ mode: 'VC', value: 0 });
   });
 
+  it('a safe state that starts while the mode goes to current clamp keeps the bias from being sent', async () => {
+    const s = setup();
+    await s.clock.runUntilSettled(s.ops.testPulseOff(), 1000);
+    await s.clock.runUntilSettled(s.ops.zeroCurrent(), 1000);
+    const mark = s.hw.amplifier.log.length;
+    const toIC = s.ops.currentClamp(30);
+    const outcome = toIC.then(() => 'held', (e: unknown) => (e instanceof Error ? e.name : String(e)));
+    // setMode('IC') is on its way; the safe state begins before it is answered
+    await s.clock.runUntilSettled(s.ops.safeState('abort', { retract: false }), 5000);
+    await s.clock.runUntilSettled(outcome, 5000);
+    await s.clock.runFor(2000);
+    expect(await outcome).not.toBe('held');
+    const sent = amp(s.hw, mark);
+    expect(sent).not.toContainEqual(['setHolding', 30e-12]);
+    expect(s.hw.amplifier.mode).toBe('VC');
+    expect(s.hw.amplifier.holdingValue).toBe(0);
+    expect(s.ops.holdingState).toEqual({ mode: 'VC', value: 0 });
+  });
+
   it('a holding override given in current clamp is not sent as a current; it applies on the way back to VC', async () => {
     const { clock, hw, ops, mark } = await recording();
     await clock.runUntilSettled(ops.overrideHolding(-60), 1000);
