@@ -14,6 +14,7 @@ import type { BindingInterface } from '@serialport/bindings-interface';
 import { SerialPortStream } from '@serialport/stream';
 import { sleep, type Clock } from '../../src/clock/clock.ts';
 import type { EmulatedDevice } from './emulator-binding.ts';
+import type { ByteLog } from './byte-log.ts';
 
 export interface PtyExposure {
   /** the path a host opens (the emulator is at the other end) */
@@ -33,6 +34,8 @@ export interface PtyOptions {
   socat?: string;
   /** how long socat may take to create the PTYs, ms on `clock` */
   startTimeoutMs?: number;
+  /** records the bytes the device receives ('in') and sends ('out'), at clock time */
+  log?: ByteLog;
 }
 
 /** socat is a Debian package (apt-get install socat); say so if it is missing. */
@@ -71,8 +74,19 @@ export async function exposeOnPty(options: PtyOptions): Promise<PtyExposure> {
   const port = new SerialPortStream({ binding: options.binding, path: deviceEnd, baudRate: options.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   port.on('error', () => {});
-  port.on('data', (bytes: Buffer) => options.device.receive(bytes));
-  options.device.connect({ clock: options.clock, send: (bytes) => void port.write(bytes) });
+  const { log, clock } = options;
+  port.on('data', (bytes: Buffer) => {
+    log?.record(clock.now(), 'in', bytes);
+    options.device.receive(bytes);
+  });
+  options.device.connect({
+    clock,
+    send: (bytes) => {
+      // the log keeps what it is given: a copy, in case the device reuses its buffer
+      log?.record(clock.now(), 'out', Buffer.from(bytes));
+      void port.write(bytes);
+    },
+  });
 
   return {
     path: options.link,

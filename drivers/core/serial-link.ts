@@ -64,9 +64,10 @@ export interface SerialLinkOptions {
   openOptions?: Partial<OpenOptions>;
   /**
    * Claims bytes at the head of the receive buffer that are not a reply
-   * (streamed frames). Return null when the head is not unsolicited data.
+   * (streamed frames, or a late reply no request waits for: `awaiting` names the
+   * request whose reply is due, if any). Return null when the head is not unsolicited data.
    */
-  unsolicited?: (buf: Buffer) => ParseResult<void> | null;
+  unsolicited?: (buf: Buffer, awaiting: string | undefined) => ParseResult<void> | null;
   /** called for unsolicited frames that were malformed (after dropping them) */
   onUnsolicitedError?: (error: DeviceError) => void;
   /** quiet time required after a timeout before the next command, ms */
@@ -102,6 +103,8 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
   let stream: SerialPortStream | undefined;
   let rxBuf: Buffer = Buffer.alloc(0);
   let lastRxAt = -Infinity;
+  /** when the last request timed out: a device silent until then may still answer just after */
+  let timedOutAt = -Infinity;
   let needsResync = false;
   let strayBytes = 0;
   let writing = false;
@@ -136,7 +139,7 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
   const processBuffer = (): void => {
     while (rxBuf.length > 0) {
       if (options.unsolicited) {
-        const claim = options.unsolicited(rxBuf);
+        const claim = options.unsolicited(rxBuf, inFlight[0]?.req.parse ? inFlight[0].req.name : undefined);
         if (claim) {
           if (claim.status === 'more') return;
           if (claim.status === 'malformed' || claim.status === 'device-error') {
@@ -186,9 +189,10 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
     });
 
   const resync = async (): Promise<void> => {
-    // Wait until the line has been quiet for resyncQuietMs, dropping whatever arrives.
+    // Wait until the line has been quiet for resyncQuietMs, dropping whatever arrives. Quiet
+    // counts from the timeout at the earliest: a late reply must not answer the next command.
     for (let i = 0; i < 100; i++) {
-      const quietFor = clock.now() - lastRxAt;
+      const quietFor = clock.now() - Math.max(lastRxAt, timedOutAt);
       if (quietFor >= resyncQuietMs) break;
       await sleep(clock, resyncQuietMs - quietFor);
     }
@@ -227,6 +231,7 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
       const seen = idx === 0 ? rxBuf : Buffer.concat(p.seen);
       if (idx === 0) rxBuf = Buffer.alloc(0);
       needsResync = true;
+      timedOutAt = clock.now();
       p.reject(
         new DeviceError('timeout', label, p.req.name, seen.length > 0 ? `incomplete reply after ${p.req.timeoutMs} ms` : `no reply within ${p.req.timeoutMs} ms`, seen),
       );

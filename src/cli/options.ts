@@ -45,6 +45,17 @@ export function parseOptions(argv: readonly string[], spec: Record<string, Optio
   return { values, flags };
 }
 
+/** A numeric option reader over parsed options: `num(name, fallback, check, what)` (what: "an integer ≥ 1"). */
+export function numberOption(o: ParsedOptions) {
+  return (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
+    const v = o.values.get(name)?.[0];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what} (got "${v}")`);
+    return n;
+  };
+}
+
 export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;

@@ -1,9 +1,10 @@
 /**
  * Everything `npm start` needs on the built-in simulated rig, assembled once:
  * the physics world and device emulators, the real drivers opened on them,
- * the event sink, and a session host whose sessions use presets from
- * `protocols/`. Tests, benchmarks and the CLI all build sessions here, so
- * they exercise the same wiring.
+ * and on top the same lab a real rig gets (lab.ts: event sink, session host,
+ * presets from `protocols/`), with the simulated tissue's observed cells as
+ * targets. Tests, benchmarks and the CLI all build sessions here, so they
+ * exercise the same wiring.
  *
  * A simulated technician stands in for the human who refits broken pipettes
  * (the controller cannot): after `refitAfterMs` it puts a fresh pipette on a
@@ -11,18 +12,12 @@
  */
 import type { Clock } from '../clock/clock.ts';
 import type { VirtualClock } from '../clock/virtual-clock.ts';
-import { createEventSink, type EventSink } from '../control/event-sink.ts';
-import { createSessionHost, type SessionHost } from '../control/session-host.ts';
-import { createSupervisor, presetThresholds, type Supervisor } from '../control/supervisor.ts';
-import { createTraceTap, type TraceTap } from '../control/trace-tap.ts';
-import { createStimulusRecorder } from '../control/recorder.ts';
-import { blindTargets, targetedTargets } from '../control/targets.ts';
-import { HISTORY_LIMIT, type SessionSnapshot, type StartOptions } from '../control/api.ts';
-import { checkPresetAgainstRig, listPresets, loadPreset, loadPresetWithStimuli } from '../protocol/load.ts';
-import type { AutopatchPreset } from '../protocol/types.ts';
-import { rigLimits } from '../rig/config.ts';
-import { openRig, type OpenRig } from '../rig/open-rig.ts';
+import { loadPreset } from '../protocol/load.ts';
+import { openRig } from '../rig/open-rig.ts';
 import { createSimulatedRig, type SimulatedRig } from '../rig/simulated-rig.ts';
+import { createLab, type Lab } from './lab.ts';
+
+export { newSessionId } from './lab.ts';
 
 export interface SimulatedLabOptions {
   clock: Clock;
@@ -46,28 +41,8 @@ export interface SimulatedLabOptions {
   sharedWells?: boolean;
 }
 
-export interface SimulatedLab {
-  clock: Clock;
+export interface SimulatedLab extends Lab {
   sim: SimulatedRig;
-  rig: OpenRig;
-  sink: EventSink;
-  /** live traces (every test-pulse sweep, display only) */
-  traces: TraceTap;
-  host: SessionHost;
-  preset: AutopatchPreset;
-  /** start a session on the host and return its supervisor */
-  startSession(options?: Partial<StartOptions>): Promise<Supervisor>;
-  close(): Promise<void>;
-}
-
-let sessionCounter = 0;
-
-/** A session id that sorts by start time and says which seed made it. */
-export function newSessionId(clock: Clock, seed: number): string {
-  const d = new Date(clock.epochMs());
-  const stamp = d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
-  sessionCounter++;
-  return `${stamp}-s${seed}-${sessionCounter}`;
 }
 
 /** Open drivers in virtual time (the clock must run for replies to arrive) or real time. */
@@ -89,105 +64,30 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     sharedWells: options.sharedWells,
   });
   const rig = await settle(clock, openRig(sim.config, sim.binding, clock));
-  checkPresetAgainstRig(initialPreset, rigLimits(sim.config), options.preset);
-  const sink = createEventSink(clock);
-  const traces = createTraceTap();
-  const regions = new Map(rig.setup.pipettes.map((p) => [p.id, p.region]));
-
-  /** throws, with the reason, if this rig cannot run the preset */
-  const presetForThisRig = (name: string): ReturnType<typeof loadPresetWithStimuli> => {
-    // the stimulus sets come from where the preset finds them (next to a preset file first)
-    const loaded = loadPresetWithStimuli(name);
-    const { preset } = loaded;
-    if (preset.preparation !== sim.world.preparation) {
-      throw new Error(`preset ${preset.name} is for ${preset.preparation} preparations; this simulated rig holds a ${sim.world.preparation} preparation`);
-    }
-    checkPresetAgainstRig(preset, rigLimits(sim.config), name);
-    return loaded;
-  };
-
-  const runnablePresets = async (): Promise<string[]> => {
-    const fits = listPresets().filter((name) => {
-      try {
-        presetForThisRig(name);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    // a preset given by path at start-up fits (it was checked above) though it is not shipped
-    return fits.includes(options.preset) ? fits : [options.preset, ...fits];
-  };
-
-  const createSession = async (start: StartOptions): Promise<Supervisor> => {
-    const { preset, stimulusSets } = presetForThisRig(start.preset);
-    const targets =
-      preset.targeting === 'blind'
-        ? blindTargets(regions, Math.max(20, preset.hunt.max_travel_um / 4))
-        : targetedTargets(sim.world.observedCells(), regions, { reachUm: 250, clearanceUm: preset.coordination.clearance_um });
-    return createSupervisor({
+  let lab: Lab;
+  try {
+    lab = createLab({
       clock,
-      rig: rig.setup,
-      preset,
-      sink,
-      sessionId: newSessionId(clock, options.seed),
-      operator: start.operator,
+      config: sim.config,
+      rig,
+      preset: options.preset,
       seed: options.seed,
-      virtual: clock.kind === 'virtual',
-      targets,
-      recorder: createStimulusRecorder({ clock, emit: sink.emit, stimulusSets }),
-      durationMs: start.durationMin == null ? null : start.durationMin * 60_000,
-      maxAttempts: options.maxAttempts ?? null,
+      operator: options.operator,
+      durationMin: options.durationMin,
+      maxAttempts: options.maxAttempts,
       tpSweepStoreEveryMs: options.tpSweepStoreEveryMs,
-      onTrace: traces.emit,
+      cells: () => sim.world.observedCells(),
+      checkPreset(preset) {
+        if (preset.preparation !== sim.world.preparation) {
+          throw new Error(`preset ${preset.name} is for ${preset.preparation} preparations; this simulated rig holds a ${sim.world.preparation} preparation`);
+        }
+      },
     });
-  };
-
-  const idleSnapshot = (): SessionSnapshot => ({
-    sessionId: null,
-    phase: 'idle',
-    preset: null,
-    startedAt: null,
-    endedAt: null,
-    now: clock.now(),
-    epochMs: clock.epochMs(),
-    virtual: clock.kind === 'virtual',
-    pipettes: rig.setup.pipettes.map((p) => ({
-      pipetteId: p.id,
-      state: 'idle',
-      stateSince: clock.now(),
-      lastReason: 'no session',
-      attemptId: null,
-      attempts: 0,
-      health: 'ok',
-      lastReading: null,
-      pressure: null,
-      position: null,
-      holding: null,
-      cleanCount: 0,
-      overrides: { pressureMbar: null, holdingMv: null },
-      history: [],
-    })),
-    funnel: { attempts: 0, approached: 0, detected: 0, sealed: 0, wholeCell: 0, recorded: 0 },
-    cellsPerHour: 0,
-    thresholds: presetThresholds(initialPreset),
-    historyLimit: HISTORY_LIMIT,
-    limits: { durationMs: null, maxAttempts: null },
-    attemptsStarted: 0,
-  });
-
-  const host = createSessionHost({
-    clock,
-    sink,
-    traces,
-    presets: runnablePresets,
-    createSession,
-    idleSnapshot,
-    async stopHardware() {
-      await Promise.all(rig.hardware.map((h) => h.manipulator.stop().catch(() => {})));
-      await Promise.all(rig.hardware.map((h) => h.pressure.setSource('atmosphere').catch(() => {})));
-    },
-  });
+  } catch (e) {
+    await rig.close();
+    throw e;
+  }
+  const { host, sink } = lab;
 
   // The simulated technician: refits pipettes the controller reported broken or worn out.
   const refitAfter = options.refitAfterMs === undefined ? 60_000 : options.refitAfterMs;
@@ -203,24 +103,5 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     });
   }
 
-  return {
-    clock,
-    sim,
-    rig,
-    sink,
-    traces,
-    host,
-    preset: initialPreset,
-    async startSession(start = {}) {
-      const result = await host.start(
-        { preset: start.preset ?? options.preset, operator: start.operator ?? options.operator ?? 'operator', durationMin: start.durationMin ?? options.durationMin ?? null },
-        start.operator ?? options.operator ?? 'operator',
-      );
-      if (!result.ok || !host.current) throw new Error(result.error ?? 'session did not start');
-      return host.current;
-    },
-    async close() {
-      await rig.close();
-    },
-  };
+  return { ...lab, sim };
 }

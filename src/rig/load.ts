@@ -23,7 +23,8 @@ export function validateRig(data: unknown, source: string): RigConfig {
   return config;
 }
 
-export function loadRigFile(path: string): RigConfig {
+/** The parsed JSON of a description file (rig, targets); unreadable or invalid JSON is a ProtocolError naming the file. */
+export function readJsonFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -31,7 +32,11 @@ export function loadRigFile(path: string): RigConfig {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ProtocolError(path, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? String(e)})` }]);
   }
-  return validateRig(parseJson(text, path), path);
+  return parseJson(text, path);
+}
+
+export function loadRigFile(path: string): RigConfig {
+  return validateRig(readJsonFile(path), path);
 }
 
 /** The file form of a rig description (what `loadRigFile` reads back). */

@@ -23,6 +23,8 @@ import { describeHardware } from './hardware-info.ts';
 export interface OpenRig {
   setup: RigSetup;
   hardware: PipetteHardware[];
+  /** what each opened port's device identified itself as, by path */
+  models: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
 
@@ -33,17 +35,20 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
   const bridges = new Map<string, AmpBridge>();
   const mpcs = new Map<string, Mpc325Controller>();
   const sm10s = new Map<string, Sm10Controller>();
+  const models = new Map<string, string>();
 
   try {
     for (const spec of config.pressureBoxes) {
       const box = await openPressureBox({ path: spec.path, binding, clock, limits: spec.limits, expectedChannels: spec.channels });
       boxes.set(spec.id, box);
+      models.set(spec.path, box.model);
       connections.push(box.connection);
       closers.push(() => box.connection.close());
     }
     for (const spec of config.amplifiers) {
       const bridge = await openAmpBridge({ path: spec.path, binding, clock, limits: spec.limits });
       bridges.set(spec.id, bridge);
+      models.set(spec.path, bridge.model);
       connections.push(bridge.connection);
       closers.push(() => bridge.connection.close());
     }
@@ -91,6 +96,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
           break;
         }
       }
+      if (!models.has(m.path)) models.set(m.path, manipulator.model);
       const box = boxes.get(p.pressure.box);
       const bridge = bridges.get(p.amplifier.bridge);
       if (!box) throw new Error(`pipette ${p.id}: no pressure box "${p.pressure.box}" in the rig description`);
@@ -129,6 +135,7 @@ export async function openRig(config: RigConfig, binding: BindingInterface, cloc
     return {
       setup,
       hardware,
+      models,
       async close() {
         for (const c of closers.reverse()) await c().catch(() => {});
       },

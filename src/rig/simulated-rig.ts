@@ -16,6 +16,7 @@
  */
 import type { Clock } from '../clock/clock.ts';
 import { createEmulatorBinding, type EmulatorBinding } from '../../drivers/core/emulator-binding.ts';
+import type { ByteLog } from '../../drivers/core/byte-log.ts';
 import type { ManipulatorLimits } from '../../drivers/types.ts';
 import type { ManipulatorEmulator } from '../../drivers/manipulators/emulator-common.ts';
 import { createMp285Emulator } from '../../drivers/manipulators/sutter-mp285/emulator.ts';
@@ -57,11 +58,13 @@ export interface SimulatedRig {
   config: RigConfig;
   binding: EmulatorBinding;
   world: SimWorld;
-  manipulators: Map<string, { emulator: ManipulatorEmulator; unit?: number; path: string }>;
-  pressureBoxes: Map<string, { emulator: PressureBoxEmulator; path: string }>;
-  amplifiers: Map<string, { emulator: AmpBridgeEmulator; path: string }>;
+  manipulators: Map<string, { emulator: ManipulatorEmulator; unit?: number; path: string; baudRate: number }>;
+  pressureBoxes: Map<string, { emulator: PressureBoxEmulator; path: string; baudRate: number }>;
+  amplifiers: Map<string, { emulator: AmpBridgeEmulator; path: string; baudRate: number }>;
   /** every emulated port path, for byte-log checks */
   paths(): string[];
+  /** the bytes that crossed a port, both directions */
+  byteLog(path: string): ByteLog;
 }
 
 const ALL_DRIVERS: ManipulatorDriverName[] = ['sutter-mp285', 'sutter-mpc325', 'scientifica', 'luigs-neumann-sm10'];
@@ -144,7 +147,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const channels = Math.min(4, n - b * 4);
     const emulator = createPressureBoxEmulator({ clock, channels, seed: options.seed * 31 + b + 1 });
     binding.attach(path, emulator, { baudRate: PBOX_BAUD, logKeep: 50_000 });
-    pressureBoxes.set(id, { emulator, path });
+    pressureBoxes.set(id, { emulator, path, baudRate: PBOX_BAUD });
     boxSpecs.push({ id, path, channels, limits: { min: -600, max: 1000 } });
   }
   for (let a = 0; a < Math.ceil(n / 2); a++) {
@@ -154,7 +157,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const emulator = createAmpBridgeEmulator({ clock, channels: chIds.map((pid) => world.pipette(pid)), baudRate: AMP_BRIDGE_BAUD });
     // Sample frames are big: the digest covers them all, only recent entries are kept.
     binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 200 });
-    amplifiers.set(id, { emulator, path });
+    amplifiers.set(id, { emulator, path, baudRate: AMP_BRIDGE_BAUD });
     ampSpecs.push({ id, path, channels: chIds.length });
   }
 
@@ -192,7 +195,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
         break;
     }
     binding.attach(path, emulator, { baudRate, logKeep: 200_000 });
-    manipulators.set(id, { emulator, unit, path });
+    manipulators.set(id, { emulator, unit, path, baudRate });
 
     // Physics: the tip follows the stage through the mount, off by the seeded position
     // error (calibration + backlash) that neither the emulator nor the controller knows;
@@ -244,5 +247,5 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     pipettes,
     wells,
   };
-  return { config, binding, world, manipulators, pressureBoxes, amplifiers, paths: () => binding.paths() };
+  return { config, binding, world, manipulators, pressureBoxes, amplifiers, paths: () => binding.paths(), byteLog: (path) => binding.byteLog(path) };
 }

@@ -61,12 +61,12 @@ export function checkWire(input: { config: RigConfig; preset: AutopatchPreset; s
 
 /**
  * Manipulator and pressure limits from the byte logs of `sim` (complete from
- * the start of the rig), with the in-tissue speed rule when a preset is given.
+ * the start of the rig; the simulated rig, or the same emulators on PTYs), with the in-tissue speed rule when a preset is given.
  */
-export function limitViolations(sim: SimulatedRig, preset?: AutopatchPreset): { violations: Array<Violation | string>; moves: number; pressureCommands: number } {
+export function limitViolations(sim: Pick<SimulatedRig, 'config' | 'paths' | 'byteLog'>, preset?: AutopatchPreset): { violations: Array<Violation | string>; moves: number; pressureCommands: number } {
   const streams = new Map<string, PortStreams>();
   for (const path of sim.paths()) {
-    const log = sim.binding.byteLog(path);
+    const log = sim.byteLog(path);
     const chunks = (dir: 'in' | 'out') => log.entries.filter((e) => e.dir === dir).map((e) => ({ t: e.t, bytes: e.bytes }));
     streams.set(path, log.dropped === 0 ? { in: chunks('in'), out: chunks('out') } : { in: [], out: [] });
   }
@@ -74,7 +74,7 @@ export function limitViolations(sim: SimulatedRig, preset?: AutopatchPreset): { 
   const decoded = decodeRig(config, streams);
   const violations: Array<Violation | string> = [...decoded.errors.map((e) => e.message)];
   for (const path of sim.paths()) {
-    const log = sim.binding.byteLog(path);
+    const log = sim.byteLog(path);
     if (log.dropped > 0 && !sim.config.amplifiers.some((a) => a.path === path)) violations.push(`${path}: byte log dropped ${log.dropped} entries, its commands cannot all be checked`);
   }
   let moves = 0;

@@ -145,6 +145,21 @@ describe('autopatch pbox driver', () => {
     expect(e.message).toMatch(/unexpected reply "OK 1 12.5"/);
   });
 
+  it('drops a late PONG that arrives while another command awaits its reply', async () => {
+    const { fx, box } = await opened();
+    // the answer to an earlier PING reaches the host right after READ went out, ahead of READ's own reply
+    const off = fx.binding.onHostWrite((path, bytes) => {
+      if (path === fx.path && bytes.toString('latin1').startsWith('READ 1')) fx.binding.injectToHost(fx.path, Buffer.from('OK PONG\r\n'));
+    });
+    const reading = await fx.run(box.channels[0].read());
+    off();
+    // READ got its own reply line (a channel-1 reading), not the PONG
+    expect(Number.isFinite(reading)).toBe(true);
+    expect(fx.binding.byteLog(fx.path).concat('out').toString('latin1')).toMatch(/OK 1 -?\d+\.\d\r?\n$/);
+    // a PING still gets its PONG
+    await fx.run(box.ping());
+  });
+
   it('a long pulse does not hold the port: a vent on another channel goes out at once, and its pulse polls do not delay it much', async () => {
     const { fx, box } = await opened();
     const [pulsing, other] = box.channels;

@@ -37,6 +37,7 @@ import {
   formatMbar,
   infoLines,
   lineReply,
+  stalePong,
   type PboxChannelStatus,
   type PboxIdentityReply,
 } from './wire.ts';
@@ -109,7 +110,7 @@ export async function openPressureBox(options: PressureBoxOptions): Promise<Pres
     baudRate,
     binding: options.binding,
     clock,
-    unsolicited: infoLines,
+    unsolicited: (buf, awaiting) => infoLines(buf) ?? stalePong(buf, awaiting),
     onTraffic: options.onTraffic,
   });
 

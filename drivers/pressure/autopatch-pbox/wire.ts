@@ -44,6 +44,20 @@ export function infoLines(buf: Buffer): ParseResult<void> | null {
   return buf.length > MAX_REPLY ? { status: 'malformed', detail: 'info line without LF', consumed: buf.length } : { status: 'more' };
 }
 
+/**
+ * Claims a whole `OK PONG` line while no PING awaits it: the answer to a PING
+ * that timed out (a box still booting, a loaded host) arriving later than the
+ * link's resync window. Nothing else the box sends reads `OK PONG`, so it can
+ * never be the reply to another command and must not be taken for one.
+ */
+export function stalePong(buf: Buffer, awaiting: string | undefined): ParseResult<void> | null {
+  if (awaiting === 'PING') return null;
+  const idx = buf.indexOf(LF);
+  // an incomplete line is left to the reply parser, which waits for its LF; this hook sees it again then
+  if (idx < 0 || lineText(buf.subarray(0, idx)) !== 'OK PONG') return null;
+  return { status: 'done', value: undefined, consumed: idx + 1 };
+}
+
 /** The box's error code from a DeviceError of kind 'device' (undefined for any other error). */
 export function pboxErrorCode(e: unknown): number | undefined {
   if (!(e instanceof DeviceError) || e.kind !== 'device') return undefined;

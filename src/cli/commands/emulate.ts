@@ -2,7 +2,18 @@
  * `autopatch emulate <device> [--link PATH]`: one device emulator on a
  * pseudo-terminal, in real time, for poking at with any serial tool
  * (e.g. `screen /tmp/autopatch-pbox 115200`). Ctrl-C to stop.
+ *
+ * `autopatch emulate rig`: every device of a simulated rig, one physics world,
+ * on pseudo-terminals, and a rig description file pointing at them
+ * (emulated-rig.ts), for `autopatch run --rig` in another terminal.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { numberOption, parseOptions, UsageError } from '../options.ts';
+import { writeRigFile } from '../../rig/load.ts';
+import { targetsFileText } from '../../rig/targets-file.ts';
+import { startEmulatedRig } from '../emulated-rig.ts';
 import type { CliCommand } from '../io.ts';
 import { createRealClock } from '../../clock/index.ts';
 import type { EmulatedDevice } from '../../../drivers/core/emulator-binding.ts';
@@ -41,11 +52,101 @@ const DEVICES: Record<string, { baud: number; make: (clock: Clock, seed: number)
   },
 };
 
+const RIG_USAGE = `usage: autopatch emulate rig [options]
+  every device of a simulated rig on pseudo-terminals, and a rig file for \`autopatch run --rig\`
+  --seed N         seed of the simulated preparation (default 1)
+  --pipettes N     number of pipettes (default 4)
+  --preset NAME    preset the rig is emulated for: its preparation is the simulated tissue (default in-vivo-blind)
+  --speed X        emulator clock X times faster than the wall (default 1; run --rig with the same --speed)
+  --out FILE       where to write the rig description (default: rig.json in the PTY folder)
+  --dir DIR        folder for the PTY links (default: a new folder under the system's temp folder)
+`;
+
+interface EmulateRigOptions {
+  seed: number;
+  pipettes: number;
+  preset: string;
+  speed: number;
+  out: string | null;
+  dir: string | null;
+}
+
+function parseRigOptions(argv: string[]): EmulateRigOptions {
+  const o = parseOptions(argv, {
+    seed: { value: true },
+    pipettes: { value: true },
+    preset: { value: true },
+    speed: { value: true },
+    out: { value: true },
+    dir: { value: true },
+    help: { value: false },
+  });
+  if (o.flags.has('help')) throw new UsageError('');
+  const num = numberOption(o);
+  return {
+    seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
+    pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
+    preset: o.values.get('preset')?.[0] ?? 'in-vivo-blind',
+    speed: num('speed', 1, (n) => n > 0 && n <= 1000, 'a factor between 0 and 1000'),
+    out: o.values.get('out')?.[0] ?? null,
+    dir: o.values.get('dir')?.[0] ?? null,
+  };
+}
+
+/** `rig.json` → `rig.targets.json` */
+const targetsPathFor = (rigPath: string): string => (rigPath.endsWith('.json') ? `${rigPath.slice(0, -5)}.targets.json` : `${rigPath}.targets.json`);
+
+const emulateRig: CliCommand = async (argv, io) => {
+  let opts: EmulateRigOptions;
+  try {
+    opts = parseRigOptions(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) io.stderr(`autopatch emulate rig: ${e.message}\n`);
+    io.stderr(RIG_USAGE);
+    return e.message ? 2 : 0;
+  }
+  // absolute, so the rig file works from any folder
+  const dir = resolve(opts.dir ?? mkdtempSync(join(tmpdir(), 'autopatch-rig-')));
+  const out = opts.out ?? join(dir, 'rig.json');
+  const { SerialPort } = await import('serialport');
+  let rig;
+  try {
+    rig = await startEmulatedRig({ seed: opts.seed, pipettes: opts.pipettes, preset: opts.preset, speed: opts.speed, dir, binding: SerialPort.binding });
+  } catch (e) {
+    // a preset that does not load, socat missing: the message says which
+    io.stderr(`autopatch emulate rig: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // Ctrl-C from here on closes every PTY, whatever else fails.
+  const stopped = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  try {
+    writeRigFile(out, rig.config);
+    let targets = '';
+    if (rig.cells.length > 0) {
+      const path = targetsPathFor(out);
+      writeFileSync(path, targetsFileText(rig.cells, `cells of the emulated ${rig.sim.world.preparation} preparation, seed ${opts.seed}`));
+      targets = ` --targets ${path}`;
+    }
+    io.stdout(`${rig.config.name}: ${rig.paths().length} devices on pseudo-terminals in ${dirname(rig.paths()[0])}\n`);
+    io.stdout(`rig description: ${out}\n`);
+    const speed = opts.speed === 1 ? '' : ` --speed ${opts.speed}`;
+    const preset = opts.preset === 'in-vivo-blind' ? '' : ` --preset ${opts.preset}`;
+    io.stdout(`in another terminal: autopatch run --rig ${out}${targets}${preset}${speed}\n`);
+    io.stdout('Ctrl-C to stop\n');
+    await stopped;
+  } finally {
+    await rig.close();
+  }
+  return 0;
+};
+
 export const emulateCommand: CliCommand = async (argv, io) => {
   const [name, ...rest] = argv;
+  if (name === 'rig') return emulateRig(rest, io);
   const spec = name ? DEVICES[name] : undefined;
   if (!spec) {
-    io.stderr(`usage: autopatch emulate <${Object.keys(DEVICES).join('|')}> [--link PATH] [--seed N]\n`);
+    io.stderr(`usage: autopatch emulate <${Object.keys(DEVICES).join('|')}> [--link PATH] [--seed N]\n       autopatch emulate rig [--seed N] [--pipettes N] [--preset NAME] [--speed X] [--out FILE] (--help for more)\n`);
     return name === '--help' ? 0 : 2;
   }
   const linkAt = rest.indexOf('--link');

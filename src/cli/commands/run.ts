@@ -1,5 +1,7 @@
 /**
- * `autopatch run`: a session on the built-in simulated rig.
+ * `autopatch run`: a session on the built-in simulated rig, or with
+ * `--rig FILE` on the rig that file describes (real serial ports, real time,
+ * no seed: the session records the rig's hardware list instead).
  *
  * Default (what `npm start` runs): four pipettes, the in-vivo preset, real
  * time, the dashboard on 127.0.0.1 with a control token printed at start;
@@ -13,9 +15,13 @@
 import { randomBytes } from 'node:crypto';
 import type { CliCommand, CliIO } from '../io.ts';
 import { createRealClock, createScaledClock, createVirtualClock, every, type Clock, type VirtualClock } from '../../clock/index.ts';
-import { parseOptions, UsageError } from '../options.ts';
-import { createSimulatedLab, type SimulatedLab } from '../simulated-lab.ts';
+import { numberOption, parseOptions, UsageError } from '../options.ts';
+import type { BindingInterface } from '@serialport/bindings-interface';
+import { createSimulatedLab } from '../simulated-lab.ts';
+import type { Lab } from '../lab.ts';
+import { createRigLab, defaultSerialBinding } from '../rig-lab.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
+import { DeviceError } from '../../../drivers/errors.ts';
 import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
 import { openDatabase } from '../../store/migrations.ts';
 import { defaultDbPath } from '../../store/paths.ts';
@@ -29,13 +35,16 @@ import { isLoopbackHost } from '../../server/host-guard.ts';
 import { formatProgress } from '../progress.ts';
 
 const USAGE = `usage: autopatch run [options]
-  --virtual            run in virtual time, as fast as possible (no dashboard unless --dashboard)
-  --seed N             seed of the simulated preparation (default 1)
-  --pipettes N         number of pipettes (default 4)
-  --preset NAME        autopatch preset in protocols/presets (default in-vivo-blind)
+  --rig FILE           run on the rig this description file names (real serial ports) instead of the simulated one
+  --targets FILE       with --rig: cell positions for a targeted preset (slice, culture)
+  --virtual            simulated rig: run in virtual time, as fast as possible (no dashboard unless --dashboard)
+  --seed N             simulated rig: seed of the simulated preparation (default 1)
+  --pipettes N         simulated rig: number of pipettes (default 4)
+  --preset NAME        autopatch preset in protocols/presets, or a preset file (default in-vivo-blind)
   --duration MIN       stop starting attempts after MIN minutes of rig time (default 20, or none with --attempts; 0 = until stopped)
   --attempts N         stop starting attempts after N attempts in total
-  --speed X            real-time runs only: rig clock X times faster than the wall (default 1)
+  --speed X            real-time runs only: rig clock X times faster than the wall (default 1);
+                       with --rig only to match \`autopatch emulate rig --speed X\`: real hardware runs at 1
   --port P             dashboard port (default 8780; 0 = any free port)
   --host ADDR          dashboard address (default 127.0.0.1); any other needs the token for reading too
   --dashboard / --no-dashboard
@@ -46,6 +55,9 @@ const USAGE = `usage: autopatch run [options]
 `;
 
 interface RunOptions {
+  /** rig description file: a real rig instead of the simulated one */
+  rig: string | null;
+  targets: string | null;
   virtual: boolean;
   seed: number;
   pipettes: number;
@@ -64,6 +76,8 @@ interface RunOptions {
 
 function parseRunOptions(argv: string[]): RunOptions {
   const o = parseOptions(argv, {
+    rig: { value: true },
+    targets: { value: true },
     virtual: { value: false },
     seed: { value: true },
     pipettes: { value: true },
@@ -82,14 +96,16 @@ function parseRunOptions(argv: string[]): RunOptions {
     help: { value: false },
   });
   if (o.flags.has('help')) throw new UsageError('');
-  const num = (name: string, fallback: number, check: (n: number) => boolean, what: string): number => {
-    const v = o.values.get(name)?.[0];
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what} (got "${v}")`);
-    return n;
-  };
+  const num = numberOption(o);
   const virtual = o.flags.has('virtual');
+  const rig = o.values.get('rig')?.[0] ?? null;
+  if (rig !== null) {
+    // a real rig has no seed, no pipette count of its own choosing and no virtual time
+    const simulatedOnly = ['virtual', 'seed', 'pipettes'].find((k) => o.flags.has(k) || o.values.has(k));
+    if (simulatedOnly) throw new UsageError(`--${simulatedOnly} applies to the simulated rig, not to --rig (the rig file says how many pipettes there are)`);
+  } else if (o.values.has('targets')) {
+    throw new UsageError('--targets applies to --rig (the simulated rig knows where its cells are)');
+  }
   // An attempt limit alone means no time limit; otherwise 20 minutes by default.
   const duration = num('duration', o.values.has('attempts') ? 0 : 20, (n) => n >= 0, 'a number of minutes ≥ 0');
   const attempts = o.values.has('attempts') ? num('attempts', 0, (n) => Number.isInteger(n) && n >= 1, 'an integer ≥ 1') : null;
@@ -99,6 +115,8 @@ function parseRunOptions(argv: string[]): RunOptions {
   const host = o.values.get('host')?.[0] ?? '127.0.0.1';
   if (!/^[\w.:-]+$/.test(host)) throw new UsageError(`--host must be an address or a host name (got "${host}")`);
   return {
+    rig,
+    targets: o.values.get('targets')?.[0] ?? null,
     virtual,
     seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
     pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
@@ -116,7 +134,12 @@ function parseRunOptions(argv: string[]): RunOptions {
   };
 }
 
-export const runCommand: CliCommand = async (argv, io) => {
+export interface RunDeps {
+  /** the serialport binding `--rig` opens ports through (default: the OS one; tests wrap it) */
+  serialBinding?: () => Promise<BindingInterface>;
+}
+
+export const createRunCommand = (deps: RunDeps = {}): CliCommand => async (argv, io) => {
   let opts: RunOptions;
   try {
     opts = parseRunOptions(argv);
@@ -129,19 +152,26 @@ export const runCommand: CliCommand = async (argv, io) => {
     throw e;
   }
   try {
-    return await runSession(opts, io);
+    return await runSession(opts, io, deps);
   } catch (e) {
     if (e instanceof ProtocolError || e instanceof StoreError) {
       io.stderr(`autopatch run: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof DeviceError && opts.rig !== null) {
+      // a port missing, or a device that is not what the rig file says (its driver's handshake failed)
+      io.stderr(`autopatch run: cannot open the rig of ${opts.rig}: ${e.message}\n`);
       return 1;
     }
     throw e;
   }
 };
 
+export const runCommand: CliCommand = createRunCommand();
+
 class StartupError extends Error {}
 
-async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
+async function runSession(opts: RunOptions, io: CliIO, deps: RunDeps): Promise<number> {
   const clock: Clock = opts.virtual ? createVirtualClock({ startEpochMs: Date.now() }) : opts.speed === 1 ? createRealClock() : createScaledClock(opts.speed);
   // Everything opened is closed on every way out (a failed start included), newest first.
   const closers: Array<() => Promise<void> | void> = [];
@@ -156,7 +186,7 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
   };
   try {
     // back-pressure episodes become warn events of the rig, so the store and the dashboard have them
-    let rigSink: SimulatedLab['sink'] | null = null;
+    let rigSink: Lab['sink'] | null = null;
     const writer: StoreWriter = await openStoreWriter({
       path: opts.db,
       onBackpressure: backpressureToLog((e) => rigSink?.emit(e)),
@@ -166,15 +196,26 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
     // One read connection for the final summary; the dashboard's archive reads in a thread of its own.
     const readDb = openDatabase(opts.db, { readonly: true });
     closers.push(() => void readDb.close());
-    const lab: SimulatedLab = await createSimulatedLab({
-      clock,
-      seed: opts.seed,
-      pipettes: opts.pipettes,
-      preset: opts.preset,
-      operator: opts.operator,
-      durationMin: opts.durationMin,
-      maxAttempts: opts.attempts,
-    });
+    const lab: Lab = opts.rig
+      ? await createRigLab({
+          clock,
+          rigFile: opts.rig,
+          targetsFile: opts.targets,
+          preset: opts.preset,
+          operator: opts.operator,
+          durationMin: opts.durationMin,
+          maxAttempts: opts.attempts,
+          binding: await (deps.serialBinding ?? defaultSerialBinding)(),
+        })
+      : await createSimulatedLab({
+          clock,
+          seed: opts.seed,
+          pipettes: opts.pipettes,
+          preset: opts.preset,
+          operator: opts.operator,
+          durationMin: opts.durationMin,
+          maxAttempts: opts.attempts,
+        });
     closers.push(() => lab.close());
     lab.sink.subscribe((e: RigEvent) => writer.write(e));
     rigSink = lab.sink;
@@ -185,7 +226,7 @@ async function runSession(opts: RunOptions, io: CliIO): Promise<number> {
       });
     }
 
-    io.stdout(`autopatch: ${lab.sim.config.name}; preset ${opts.preset}; ${opts.virtual ? 'virtual time' : opts.speed === 1 ? 'real time' : `${opts.speed}× real time`}\n`);
+    io.stdout(`autopatch: ${lab.rig.setup.name}${opts.rig ? ` (${opts.rig})` : ''}; preset ${opts.preset}; ${opts.virtual ? 'virtual time' : opts.speed === 1 ? 'real time' : `${opts.speed}× real time`}\n`);
     io.stdout(`database: ${opts.db}\n`);
 
     let dashboard = false;
