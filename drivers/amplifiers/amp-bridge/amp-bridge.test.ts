@@ -358,6 +358,36 @@ describe('amp-bridge driver ↔ emulator bytes', () => {
     expect(errors.map((e) => e.message).join()).toMatch(/no command waiting/);
   });
 
+  it('opens onto a bridge that is still streaming: the tail of a frame, with a "1" and an LF among its samples, is not the hello reply', async () => {
+    // A float32 whose bytes are '1', NUL, LF, '<': a reply-like start and a line end inside a payload.
+    const trap = Buffer.from([0x31, 0x00, 0x0a, 0x3c]).readFloatLE(0);
+    const frame = encodeFrame(header({ seq: 9 }), new Float32Array(8).fill(trap));
+    const tail = frame.subarray(HEADER_BYTES + 1 + 4); // the host starts listening mid-payload
+    let injected = false;
+    const fx = createFixture(
+      'sim:amp',
+      (clock) => {
+        const emu = createAmpBridgeEmulator({ clock, channels: resistors(2) });
+        const receive = emu.receive.bind(emu);
+        emu.receive = (bytes) => {
+          // the stream's remains reach the host while its first command (hello) is on its way
+          if (!injected) {
+            injected = true;
+            fx.binding.injectToHost(fx.path, Buffer.concat([tail, frame]));
+          }
+          receive(bytes);
+        };
+        return emu;
+      },
+      AMP_BRIDGE_BAUD,
+    );
+    const amp = await fx.run(openAmpBridge({ path: fx.path, binding: fx.binding, clock: fx.clock }));
+    expect(injected).toBe(true);
+    expect(amp.channels).toHaveLength(2);
+    expect(amp.info.protocol).toBe('ampbridge/1');
+    await fx.run(amp.connection.close());
+  });
+
   it('waits for a long stimulus, and times out in proportion to its length when the device falls silent', async () => {
     const { fx, amp } = await setup(1);
     const ch = amp.channels[0];

@@ -33,6 +33,7 @@ import {
   AMP_BRIDGE_BAUD,
   FLAG,
   FRAME_TYPE,
+  CR,
   LF,
   MAX_FRAME_SAMPLES,
   PROTOCOL_ID,
@@ -74,6 +75,28 @@ export interface AmpBridge extends StreamingAmplifier {
 
 const MAX_REPLY = 1024;
 const TEXT_START = new Set([0x30, 0x31]); // '0', '1'
+
+/**
+ * Whether bytes starting with '0'/'1' can be a reply line (PROTOCOL.md §2:
+ * `1`, `1,…` or `0,…`, printable ASCII up to LF): 'reply', 'more' (too few
+ * bytes to tell), or how many bytes to drop as not a reply.
+ */
+function replyShape(buf: Buffer): 'reply' | 'more' | number {
+  if (buf.length < 2) return 'more';
+  const second = buf[1];
+  const bare = buf[0] === 0x31 && (second === LF || second === CR);
+  if (second !== 0x2c && !bare) return 1;
+  for (let i = 1; i < buf.length && i < MAX_REPLY; i++) {
+    const b = buf[i];
+    if (b === LF) return 'reply';
+    if (b === CR) {
+      if (i + 1 >= buf.length) return 'more';
+      if (buf[i + 1] === LF) continue;
+    }
+    if (b < 0x20 || b > 0x7e) return i;
+  }
+  return buf.length < MAX_REPLY ? 'more' : MAX_REPLY;
+}
 
 interface ResponseWaiter {
   resolve(a: AssembledSweep): void;
@@ -195,7 +218,14 @@ export async function openAmpBridge(options: AmpBridgeOptions): Promise<AmpBridg
       return { status: 'done', value: undefined, consumed: r.consumed };
     }
     if (TEXT_START.has(b0)) {
-      if (outstanding > 0) return null;
+      if (outstanding > 0) {
+        // Opening onto a bridge that is still streaming (the last host died without
+        // stopping it) starts mid-frame: a '0'/'1' among sample bytes is not a reply.
+        const shape = replyShape(buf);
+        if (shape === 'reply') return null;
+        if (shape === 'more') return { status: 'more' };
+        return { status: 'malformed', detail: `${shape} byte(s) outside any frame or reply`, consumed: shape };
+      }
       // A reply nobody is waiting for (late, after a timeout): drop just that line, keep the frames behind it.
       const lf = buf.indexOf(LF);
       if (lf < 0) return { status: 'more' };
