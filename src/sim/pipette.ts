@@ -5,7 +5,7 @@
  * interactions — collisions, a neighbour disturbing a seal — need a shared
  * time line); this module does one pipette's share of a step.
  */
-import type { Vec3 } from '../geometry.ts';
+import { hypot3, type Vec3 } from '../geometry.ts';
 import type { PrepParams } from './params.ts';
 import type { Debris, Population, SimCell } from './population.ts';
 import type { Rng } from './rng.ts';
@@ -98,7 +98,7 @@ export const pressureAt = (pm: PipetteModel, t: number): number => (pm.pressureS
 /** Cells and debris near the tip, cached while the tip stays within a few µm. */
 function nearby(pm: PipetteModel, population: Population, tip: Vec3): { cells: SimCell[]; debris: Debris[] } {
   const c = pm.candidates;
-  if (c && Math.hypot(tip[0] - c.center[0], tip[1] - c.center[1], tip[2] - c.center[2]) < 10) return c;
+  if (c && hypot3(tip[0] - c.center[0], tip[1] - c.center[1], tip[2] - c.center[2]) < 10) return c;
   const fresh = { center: tip, cells: population.cellsNear(tip, 25), debris: population.debrisNear(tip, 25) };
   pm.candidates = fresh;
   return fresh;
@@ -116,7 +116,7 @@ export interface StepInput {
 export function stepPipette(pm: PipetteModel, params: PrepParams, population: Population, s: StepInput): void {
   const prev = pm.tip;
   const delta: Vec3 = [s.tip[0] - prev[0], s.tip[1] - prev[1], s.tip[2] - prev[2]];
-  const moved = Math.hypot(delta[0], delta[1], delta[2]);
+  const moved = hypot3(delta[0], delta[1], delta[2]);
   pm.tip = s.tip;
   pm.pressure = s.pressure;
   pm.place = s.place;
