@@ -167,11 +167,16 @@ export function circuitNow(pm: PipetteModel, params: PrepParams): CircuitSnapsho
   };
 }
 
-/** Per-sweep resistance jitter: tip micro-movements, bubbles, tissue around the tip. */
+/**
+ * Per-sweep resistance jitter: tip micro-movements, bubbles, tissue around the tip.
+ * Applied to `c` in place (a fresh snapshot from circuitNow): a spread copy per
+ * sweep cost more, and gave the circuit a second object shape.
+ */
 function jittered(pm: PipetteModel, params: PrepParams, c: CircuitSnapshot, noise: boolean): CircuitSnapshot {
   if (!noise) return c;
   const f = pm.place.kind === 'tissue' ? params.pipette.tissueJitterFactor : 1;
-  return { ...c, Rp: Math.max(1e5, c.Rp + pm.noiseRng.normal(0, pm.glass.jitterOhm * f)) };
+  c.Rp = Math.max(1e5, c.Rp + pm.noiseRng.normal(0, pm.glass.jitterOhm * f));
+  return c;
 }
 
 export function voltageClampSweep(pm: PipetteModel, params: PrepParams, noise: boolean, fs: number, command: Float32Array, out: Float32Array): void {
