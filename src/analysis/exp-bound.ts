@@ -36,10 +36,12 @@ let zs = new Float64Array(1024);
 /** unit vectors ⟂ {1, x} along θˣ on the τ grid, for a window of n points */
 function basis(n: number, tauMax: number): Float64Array[] {
   if (cached && cached.n === n && cached.tauMax === tauMax) return cached.vectors;
-  // τ → 0 (the first sample alone), then 1, 2, 4 … samples up to tauMax (τ = ½ is within 0.99 of both ends)
+  // τ → 0 (the first sample alone), then 1, 2, 4 … samples up to tauMax (τ = ½ is within 0.99 of both ends).
+  // Beyond ~64 windows θˣ is a line plus a vanishing quadratic, all of one direction: the grid stops there.
+  const top = Math.min(tauMax, 64 * n);
   const taus = [0];
-  for (let t = 1; t < tauMax; t *= 2) taus.push(t);
-  taus.push(tauMax);
+  for (let t = 1; t < top; t *= 2) taus.push(t);
+  taus.push(top);
   const xm = (n - 1) / 2;
   let sxx = 0;
   for (let x = 0; x < n; x++) sxx += (x - xm) * (x - xm);

@@ -61,6 +61,14 @@ describe('exponential gain bound', () => {
     expect(early.gainBound).toBeLessThanOrEqual(full.gainBound);
   });
 
+  it('takes an unbounded τ range (no fit limit) as its longest grid point', () => {
+    const y = window(5000, 30e-12, 1e-12, 4);
+    const a = lineExcess(y, 0, N, Infinity, createLineExcess());
+    const b = lineExcess(y, 0, N, 64 * N, createLineExcess());
+    expect(a).toEqual(b);
+    expect(a.gainBound).toBeGreaterThan(0);
+  });
+
   it('works on a sub-range and is unchanged by a constant offset', () => {
     const y = window(40, 30e-12, 2e-12, 9);
     const padded = new Float32Array(N + 20);
