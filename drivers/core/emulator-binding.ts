@@ -16,7 +16,11 @@ import { createByteLog, type ByteLog } from './byte-log.ts';
 /** What the device side of an emulated port can do. */
 export interface DeviceIO {
   readonly clock: Clock;
-  /** send bytes to the host; they arrive after their line time */
+  /**
+   * Send bytes to the host; they arrive after their line time. The buffer is
+   * handed over (delivered and logged as it is, without a copy): the device
+   * must not change it afterwards.
+   */
   send(bytes: Buffer): void;
 }
 
@@ -131,7 +135,8 @@ class EmulatedPort implements BindingPortInterface {
     const now = this.clock.now();
     const arrival = Math.max(now, this.toHostFreeAt) + bytes.length * this.msPerByte;
     this.toHostFreeAt = arrival;
-    const data = this.mismatched ? garble(bytes) : Buffer.from(bytes);
+    // The device handed the buffer over (DeviceIO.send): no copy.
+    const data = this.mismatched ? garble(bytes) : bytes;
     this.clock.setTimeout(() => {
       if (!this.isOpen || gen !== this.generation) return;
       this.slot.log.record(this.clock.now(), 'out', data);

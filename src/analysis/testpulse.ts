@@ -41,12 +41,22 @@
  * resistance with: r = 0, ra/rm/cm null, and only `baseline` (membrane potential)
  * is meaningful.
  *
- * Pure, synchronous and allocation-light: one result object per call; the fit
- * and the median reuse module-level scratch.
+ * Before fitting, a bound on what any exponential could explain beyond a
+ * straight line (exp-bound.ts) is checked against what acceptance needs: the
+ * curvature score must reach `minFitQuality`, i.e. √gain/σ ≥ s* with
+ * s* = snrFloor + minFitQuality·(snrFull − snrFloor) and σ² = (SSE_line − gain)/(n − 3).
+ * When even the bound (with a factor-2 margin) falls short, as in the bath or a
+ * seal where the window holds only noise, the fit is skipped: fitQuality 0 and
+ * samples.fit 0, the Ohm's-law reading as for any rejected fit. That is where
+ * the fit was slowest (Gauss–Newton wandering on noise).
+ *
+ * Pure, synchronous and allocation-light: one result object per call; the fit,
+ * the bound and the median reuse module-level scratch.
  */
 import type { Sweep } from '../../drivers/types.ts';
 import type { TestPulseReading } from '../control/events.ts';
 import { createExpFit, curvatureSnr, fitExponential, residualSigma } from './expfit.ts';
+import { createLineExcess, lineExcess } from './exp-bound.ts';
 import { mean, median, rmsAboutMean } from './stats.ts';
 
 export interface TestPulseOptions {
@@ -122,6 +132,24 @@ export interface TestPulseAnalysis extends TestPulseReading {
 }
 
 const fit = createExpFit();
+const excess = createLineExcess();
+
+/** the bound's allowance for a transient between its τ grid points (and for the fit's own optimum) */
+const BOUND_MARGIN = 2;
+
+/**
+ * False when no exponential over y[start, end) could reach the curvature score the
+ * fit needs to be accepted, so fitting it would be wasted (see the header).
+ */
+function transientMayFit(y: Sweep['response'], start: number, end: number, len: number, o: Readonly<TestPulseOptions>): boolean {
+  if (!(o.minFitQuality > 0) || !(o.snrFull > o.snrFloor)) return true;
+  const n = end - start;
+  const s = o.snrFloor + Math.min(1, o.minFitQuality) * (o.snrFull - o.snrFloor);
+  // gain ≥ s²·σ² with σ² = (SSE_line − gain)/(n − 3)  ⇔  gain ≥ s²·SSE_line/(n − 3 + s²)
+  const neededFraction = (s * s) / (Math.max(1, n - 3) + s * s);
+  lineExcess(y, start, end, o.maxTauSteps * len, excess, neededFraction / BOUND_MARGIN);
+  return excess.gainBound * BOUND_MARGIN >= neededFraction * excess.sseLine;
+}
 
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : Number.isFinite(x) ? x : 0;
@@ -169,7 +197,7 @@ export function analyzeTestPulse(sweep: Sweep, options?: Partial<TestPulseOption
   let quality = 0;
   let accepted = false;
   let nFit = 0;
-  if (end - fitStart >= 6) {
+  if (end - fitStart >= 6 && transientMayFit(y, fitStart, end, len, o)) {
     fitExponential(y, fitStart, end, onset, fit, o.fitIterations);
     nFit = fit.n;
     if (fit.ok) {

@@ -13,7 +13,7 @@
  * Random outcomes go through exponential-clock hazards (rng.ts) so they do not
  * depend on how finely the caller slices time.
  */
-import type { Vec3 } from '../geometry.ts';
+import { hypot3, type Vec3 } from '../geometry.ts';
 import type { PrepParams } from './params.ts';
 import type { Debris, SimCell } from './population.ts';
 import type { Rng, Hazard } from './rng.ts';
@@ -88,7 +88,7 @@ export interface PatchContext {
 const ATTACHED: ReadonlySet<PatchStage> = new Set(['sealing', 'cell-attached', 'whole-cell']);
 const GIGA = 1e9;
 const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
-const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+const dist = (a: Vec3, b: Vec3): number => hypot3(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 export function createPatch(rng: Rng): PatchState {
   const r = rng.fork('patch');
@@ -253,7 +253,7 @@ function pressTooFar(ps: PatchState, ctx: PatchContext, s: PatchStep, cell: SimC
   }
   // the cell rolls away from the tip
   const away: Vec3 = [cell.position[0] - s.tip[0], cell.position[1] - s.tip[1], cell.position[2] - s.tip[2]];
-  const n = Math.hypot(away[0], away[1], away[2]) || 1;
+  const n = hypot3(away[0], away[1], away[2]) || 1;
   for (let k = 0; k < 3; k++) cell.position[k] += (away[k] / n) * excess;
   if (cell.pushedUm === 0 && !jet) ctx.emit('cell-pushed', undefined, cell.id);
   cell.pushedUm += excess;

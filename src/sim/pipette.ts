@@ -5,7 +5,7 @@
  * interactions — collisions, a neighbour disturbing a seal — need a shared
  * time line); this module does one pipette's share of a step.
  */
-import type { Vec3 } from '../geometry.ts';
+import { hypot3, type Vec3 } from '../geometry.ts';
 import type { PrepParams } from './params.ts';
 import type { Debris, Population, SimCell } from './population.ts';
 import type { Rng } from './rng.ts';
@@ -98,7 +98,7 @@ export const pressureAt = (pm: PipetteModel, t: number): number => (pm.pressureS
 /** Cells and debris near the tip, cached while the tip stays within a few µm. */
 function nearby(pm: PipetteModel, population: Population, tip: Vec3): { cells: SimCell[]; debris: Debris[] } {
   const c = pm.candidates;
-  if (c && Math.hypot(tip[0] - c.center[0], tip[1] - c.center[1], tip[2] - c.center[2]) < 10) return c;
+  if (c && hypot3(tip[0] - c.center[0], tip[1] - c.center[1], tip[2] - c.center[2]) < 10) return c;
   const fresh = { center: tip, cells: population.cellsNear(tip, 25), debris: population.debrisNear(tip, 25) };
   pm.candidates = fresh;
   return fresh;
@@ -116,7 +116,7 @@ export interface StepInput {
 export function stepPipette(pm: PipetteModel, params: PrepParams, population: Population, s: StepInput): void {
   const prev = pm.tip;
   const delta: Vec3 = [s.tip[0] - prev[0], s.tip[1] - prev[1], s.tip[2] - prev[2]];
-  const moved = Math.hypot(delta[0], delta[1], delta[2]);
+  const moved = hypot3(delta[0], delta[1], delta[2]);
   pm.tip = s.tip;
   pm.pressure = s.pressure;
   pm.place = s.place;
@@ -167,11 +167,16 @@ export function circuitNow(pm: PipetteModel, params: PrepParams): CircuitSnapsho
   };
 }
 
-/** Per-sweep resistance jitter: tip micro-movements, bubbles, tissue around the tip. */
+/**
+ * Per-sweep resistance jitter: tip micro-movements, bubbles, tissue around the tip.
+ * Applied to `c` in place (a fresh snapshot from circuitNow): a spread copy per
+ * sweep cost more, and gave the circuit a second object shape.
+ */
 function jittered(pm: PipetteModel, params: PrepParams, c: CircuitSnapshot, noise: boolean): CircuitSnapshot {
   if (!noise) return c;
   const f = pm.place.kind === 'tissue' ? params.pipette.tissueJitterFactor : 1;
-  return { ...c, Rp: Math.max(1e5, c.Rp + pm.noiseRng.normal(0, pm.glass.jitterOhm * f)) };
+  c.Rp = Math.max(1e5, c.Rp + pm.noiseRng.normal(0, pm.glass.jitterOhm * f));
+  return c;
 }
 
 export function voltageClampSweep(pm: PipetteModel, params: PrepParams, noise: boolean, fs: number, command: Float32Array, out: Float32Array): void {

@@ -19,7 +19,7 @@
  * callers pass. All pipettes advance together on one time line, in steps small
  * enough for the situation (sub-µm near cells, ≤ 10 ms while attached).
  */
-import { segmentDistance, shaft, type Vec3 } from '../geometry.ts';
+import { hypot3, segmentDistance, shaft, type Vec3 } from '../geometry.ts';
 import type { CellTruth, Preparation, Region, SimEvent, SimEventKind, SimPipette, SimWorld } from './types.ts';
 import { prepParams, type DeepPartial, type PrepParams } from './params.ts';
 import { createRng } from './rng.ts';
@@ -91,7 +91,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
   const ids = config.pipettes.map((p) => p.id);
   if (new Set(ids).size !== ids.length) throw new Error('sim: pipette ids must be unique');
   const models: PipetteModel[] = config.pipettes.map((p) => {
-    const n = Math.hypot(p.axis[0], p.axis[1], p.axis[2]) || 1;
+    const n = hypot3(p.axis[0], p.axis[1], p.axis[2]) || 1;
     const axis: Vec3 = [p.axis[0] / n, p.axis[1] / n, p.axis[2] / n];
     return createPipetteModel(root, params, p.id, axis, p.shaftLengthUm ?? params.pipette.defaultShaftLengthUm, space([0, 0, -3000]), emit);
   });
@@ -131,7 +131,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
     const speed = models.map((m) => {
       if (!bound(m)) return 0;
       const end = tipAt(m, t);
-      return Math.hypot(end[0] - m.tip[0], end[1] - m.tip[1], end[2] - m.tip[2]) / span;
+      return hypot3(end[0] - m.tip[0], end[1] - m.tip[1], end[2] - m.tip[2]) / span;
     });
     const tips: Vec3[] = models.map((m) => m.tip);
     const moved = new Float64Array(models.length);
@@ -150,7 +150,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
       for (let i = 0; i < models.length; i++) {
         const m = models[i];
         tips[i] = bound(m) ? tipAt(m, tb) : m.tip;
-        moved[i] = Math.hypot(tips[i][0] - m.tip[0], tips[i][1] - m.tip[1], tips[i][2] - m.tip[2]);
+        moved[i] = hypot3(tips[i][0] - m.tip[0], tips[i][1] - m.tip[1], tips[i][2] - m.tip[2]);
         if (moved[i] > 0) anyMoved = true;
       }
       const range = params.seal.neighbourRangeUm;
@@ -159,7 +159,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
         let drive = 0;
         for (let j = 0; j < models.length; j++) {
           if (j === i || moved[j] === 0 || !bound(models[j])) continue;
-          const d = Math.hypot(tips[i][0] - tips[j][0], tips[i][1] - tips[j][1], tips[i][2] - tips[j][2]);
+          const d = hypot3(tips[i][0] - tips[j][0], tips[i][1] - tips[j][1], tips[i][2] - tips[j][2]);
           if (d < range) drive += moved[j] * (1 - d / range);
         }
         const place = space(tips[i]);

@@ -91,6 +91,31 @@ describe('analyzeTestPulse — voltage clamp', () => {
     });
   }
 
+  it('no transient above the noise (bath, seal): the fit is skipped and Ohm\'s law gives the resistance, with no fit confidence', () => {
+    const fs = 50e3;
+    const options = { fitStartS: 150e-6 };
+    for (let seed = 1; seed <= 10; seed++) {
+      for (const [r, noise, tolerance] of [
+        [5e6, 8e-12, 0.01],
+        [2e9, 0.5e-12, 0.06],
+      ]) {
+        const a = analyzeTestPulse(vcPulse({ fs, circuit: { kind: 'resistor', r }, noise, seed }), options);
+        expect(a.samples.fit).toBe(0); // nothing was fitted
+        expect(a.fitQuality).toBe(0);
+        expect(a.transient).toBe('none');
+        expect([a.ra, a.rm, a.cm, a.tau, a.issFit]).toEqual([null, null, null, null, null]);
+        expect(a.r).toBe(10e-3 / (a.iss - a.baseline)); // the window-mean steady state
+        expect(rel(a.r, r)).toBeLessThan(tolerance);
+        expect(a.overLimit).toBe(false);
+      }
+      // the same noise on a cell: its transient is fitted as before
+      const cell = analyzeTestPulse(vcPulse({ fs, circuit: { kind: 'wholeCell', ra: 20e6, rm: 300e6, cm: 100e-12 }, noise: 8e-12, seed }), options);
+      expect(cell.samples.fit).toBeGreaterThan(400);
+      expect(cell.transient).toBe('fitted');
+      expect(rel(cell.ra, 20e6)).toBeLessThan(0.1);
+    }
+  });
+
   it('slow transient (τ = 3 ms on a 10 ms step): the fitted asymptote removes the bias of the window mean', () => {
     const c = { ra: 50e6, rm: 150e6, cm: 80e-12 };
     const a = analyzeTestPulse(vcPulse({ fs: 50e3, circuit: { kind: 'wholeCell', ...c } }));

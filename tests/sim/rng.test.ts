@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addGaussianNoise, createHazard, createRng, hazardFires } from '../../src/sim/rng.ts';
+import { addGaussianNoise, createHazard, createRng, gaussianTable, hazardFires } from '../../src/sim/rng.ts';
 import { mean, sd } from './helpers.ts';
 
 describe('seeded randomness', () => {
@@ -73,6 +73,55 @@ describe('seeded randomness', () => {
     expect(Math.abs(mean(xs))).toBeLessThan(0.05e-12);
     expect(sd(xs) / 2e-12).toBeGreaterThan(0.98);
     expect(sd(xs) / 2e-12).toBeLessThan(1.02);
+  });
+
+  it('fillU32 continues the stream exactly as repeated u32() calls would, whatever the block sizes', () => {
+    const a = createRng(99).fork('x');
+    const b = createRng(99).fork('x');
+    const expected = Array.from({ length: 1000 }, () => a.u32());
+    const got: number[] = [];
+    for (const size of [1, 0, 7, 256, 3, 733]) {
+      const block = new Uint32Array(size);
+      b.fillU32(block);
+      got.push(...block);
+    }
+    expect(got).toEqual(expected);
+    // and the stream goes on in step afterwards, through the other draws too
+    expect(b.next()).toBe(a.next());
+    expect(b.normal()).toBe(a.normal());
+  });
+
+  it('block-drawn noise equals the per-sample path: word k gives samples 2k (low half) and 2k + 1 (high half)', () => {
+    const table = gaussianTable();
+    const sdA = 3e-12;
+    // lengths around the internal block of 4096 samples, odd and even
+    for (const n of [0, 1, 2, 3, 850, 4095, 4096, 4097, 8193, 10_001]) {
+      const base = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-10);
+      const got = base.slice();
+      addGaussianNoise(createRng(5).fork(n), got, sdA);
+      const ref = base.slice();
+      const r = createRng(5).fork(n);
+      for (let i = 0; i < n; i += 2) {
+        const w = r.u32();
+        ref[i] += sdA * table[w & 0xffff];
+        if (i + 1 < n) ref[i + 1] += sdA * table[w >>> 16];
+      }
+      expect(got).toEqual(ref);
+    }
+  });
+
+  it('noise on a sweep cut into even parts is the noise on the whole sweep', () => {
+    const whole = new Float32Array(9000);
+    addGaussianNoise(createRng(8), whole, 1);
+    const parts = new Float32Array(9000);
+    const r = createRng(8);
+    for (const [from, to] of [
+      [0, 850],
+      [850, 5000],
+      [5000, 9000],
+    ])
+      addGaussianNoise(r, parts.subarray(from, to), 1);
+    expect(parts).toEqual(whole);
   });
 
   it('a hazard fires at its rate however time is sliced', () => {

@@ -14,12 +14,29 @@ export interface AmpCorrections {
   fastF: number;
 }
 
+/**
+ * Arrays an acquisition may write into instead of allocating, each as long as
+ * the command: test pulses repeat one length at tens of Hz, and allocating
+ * (and collecting) three sample arrays per sweep was a large share of the
+ * emulated rig's time. The result is then `out` itself, valid until the next
+ * acquisition with the same scratch.
+ */
+export interface AcquisitionScratch {
+  /** the command as applied to the electrode (VC) or the zero command (I=0) */
+  applied: Float32Array;
+  out: Float32Array;
+}
+
+export function createScratch(samples: number): AcquisitionScratch {
+  return { applied: new Float32Array(samples), out: new Float32Array(samples) };
+}
+
 /** Current (A) for a voltage command (V, absolute). */
-export function acquireVoltageClamp(physics: ElectrodePhysics, t0: number, fs: number, command: Float32Array, c: AmpCorrections): Float32Array {
+export function acquireVoltageClamp(physics: ElectrodePhysics, t0: number, fs: number, command: Float32Array, c: AmpCorrections, scratch?: AcquisitionScratch): Float32Array {
   const n = command.length;
-  const applied = new Float32Array(n);
+  const applied = scratch ? scratch.applied : new Float32Array(n);
   for (let i = 0; i < n; i++) applied[i] = command[i] + c.offsetV;
-  const out = physics.voltageClamp(t0, fs, applied);
+  const out = physics.voltageClamp(t0, fs, applied, scratch?.out);
   if (c.fastF !== 0) {
     for (let k = 1; k < n; k++) out[k] -= c.fastF * (applied[k] - applied[k - 1]) * fs;
   }
@@ -27,8 +44,8 @@ export function acquireVoltageClamp(physics: ElectrodePhysics, t0: number, fs: n
 }
 
 /** Voltage (V) for a current command (A, absolute). */
-export function acquireCurrentClamp(physics: ElectrodePhysics, t0: number, fs: number, command: Float32Array, c: AmpCorrections): Float32Array {
-  const out = physics.currentClamp(t0, fs, command);
+export function acquireCurrentClamp(physics: ElectrodePhysics, t0: number, fs: number, command: Float32Array, c: AmpCorrections, scratch?: AcquisitionScratch): Float32Array {
+  const out = physics.currentClamp(t0, fs, command, scratch?.out);
   if (c.offsetV !== 0) for (let k = 0; k < out.length; k++) out[k] -= c.offsetV;
   return out;
 }

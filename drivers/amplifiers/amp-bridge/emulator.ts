@@ -27,7 +27,7 @@ import type { ElectrodePhysics } from '../../../src/sim/types.ts';
 import type { DeviceIO } from '../../core/emulator-binding.ts';
 import type { ClampMode } from '../../types.ts';
 import type { AmplifierEmulator, DecodedAmpCommand } from '../types.ts';
-import { acquireCurrentClamp, acquireVoltageClamp, measureZeroCurrentPotential } from './acquisition.ts';
+import { acquireCurrentClamp, acquireVoltageClamp, createScratch, measureZeroCurrentPotential, type AcquisitionScratch } from './acquisition.ts';
 import { createInputSplitter } from './emulator-input.ts';
 import { encodeFrame, encodeSweepFrames, type Frame, type FrameHeader } from './frame.ts';
 import { DEFAULT_AMP_LIMITS, type AmpBridgeLimits } from './limits.ts';
@@ -47,7 +47,7 @@ import {
   type ChannelActivity,
   type StatusRecord,
 } from './protocol.ts';
-import { planTestPulse, stepCommand } from './waveforms.ts';
+import { planTestPulse, stepCommand, type TestPulsePlan } from './waveforms.ts';
 
 export interface AmpBridgeEmulatorOptions {
   clock: Clock;
@@ -126,6 +126,16 @@ interface Channel extends EmulatedChannelState {
   last?: { header: Omit<FrameHeader, 'offset' | 'total'>; samples: Float32Array };
   /** the stimulus being played (from `run` until its response is sent), for `abort` */
   playing?: { start: number; mode: ClampMode; sampleRateHz: number; command: Float32Array };
+  /** the test pulse's command and sample arrays, reused while its shape stays the same */
+  tpBuffers?: TestPulseBuffers;
+}
+
+interface TestPulseBuffers {
+  plan: TestPulsePlan;
+  holding: number;
+  step: number;
+  command: Float32Array;
+  scratch: AcquisitionScratch;
 }
 
 type Reply = { ok: true; fields: string[] } | { ok: false; code: number; text: string };
@@ -250,11 +260,23 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
 
   const effMode = (c: Channel): ClampMode => c.target ?? c.mode;
 
-  /** Record `command` (holding included) in the channel's present mode. */
-  const acquire = (c: Channel, mode: ClampMode, t0: number, fs: number, command: Float32Array): Float32Array =>
-    mode === 'VC'
-      ? acquireVoltageClamp(c.physics, t0, fs, command, { offsetV: c.offsetV, fastF: c.fastF })
-      : acquireCurrentClamp(c.physics, t0, fs, mode === 'I0' ? new Float32Array(command.length) : command, { offsetV: c.offsetV, fastF: 0 });
+  /** Record `command` (holding included) in the channel's present mode; into `scratch` when given. */
+  const acquire = (c: Channel, mode: ClampMode, t0: number, fs: number, command: Float32Array, scratch?: AcquisitionScratch): Float32Array => {
+    if (mode === 'VC') return acquireVoltageClamp(c.physics, t0, fs, command, { offsetV: c.offsetV, fastF: c.fastF }, scratch);
+    const injected = mode !== 'I0' ? command : scratch ? scratch.applied.fill(0) : new Float32Array(command.length);
+    return acquireCurrentClamp(c.physics, t0, fs, injected, { offsetV: c.offsetV, fastF: 0 }, scratch);
+  };
+
+  /** The channel's test-pulse arrays for this sweep: rebuilt only when the pulse's shape or levels change. */
+  const testPulseBuffers = (c: Channel, plan: TestPulsePlan, holding: number, step: number): TestPulseBuffers => {
+    const b = c.tpBuffers;
+    if (b && b.holding === holding && b.step === step && b.plan.onset === plan.onset && b.plan.stepLength === plan.stepLength && b.plan.total === plan.total) {
+      return b;
+    }
+    const fresh = { plan, holding, step, command: stepCommand(plan, holding, step), scratch: createScratch(plan.total) };
+    c.tpBuffers = fresh;
+    return fresh;
+  };
 
   const levelOf = (c: Channel, mode: ClampMode): { holding: number; step: number } =>
     mode === 'I0' ? { holding: 0, step: 0 } : { holding: c.holding[mode], step: c.testPulse.amplitude[mode] };
@@ -278,7 +300,9 @@ export function createAmpBridgeEmulator(options: AmpBridgeEmulatorOptions): AmpB
     c.tpSweepEnd = t0 + plan.durationMs;
     c.tpTimer = clock.setTimeout(() => {
       c.tpTimer = undefined;
-      const response = acquire(c, mode, t0, tp.sampleRateHz, stepCommand(plan, holding, step));
+      // The response lives in the channel's scratch: it is copied into frames below, before the next sweep.
+      const buffers = testPulseBuffers(c, plan, holding, step);
+      const response = acquire(c, mode, t0, tp.sampleRateHz, buffers.command, buffers.scratch);
       const header = {
         type: FRAME_TYPE.testpulse,
         channel: c.index,

@@ -38,11 +38,33 @@ export interface Frame extends FrameHeader {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * Frames are cut from 256 kB slabs: a bridge streams thousands of ~3 kB frames
+ * a minute, and a fresh backing store for each (or Node's 8 kB pool, two frames
+ * a pool) cost more than encoding them. A slab region is never reused: a frame
+ * stays valid as long as anyone holds it (and so does its slab).
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab: Buffer | null = null;
+let slabUsed = 0;
+
+function frameBuffer(length: number): Buffer {
+  if (length > SLAB_BYTES / 8) return Buffer.allocUnsafeSlow(length);
+  if (!slab || slabUsed + length > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const buf = slab.subarray(slabUsed, slabUsed + length);
+  // next frame on an 8-byte boundary, so a frame's samples can be viewed aligned
+  slabUsed += (length + 7) & ~7;
+  return buf;
+}
+
 export function encodeFrame(h: FrameHeader, samples: Float32Array): Buffer {
   const n = samples.length;
   if (n > MAX_FRAME_SAMPLES) throw new RangeError(`frame of ${n} samples exceeds ${MAX_FRAME_SAMPLES}`);
   // Every byte is written below (header fields, samples, CRC): no need to zero-fill.
-  const buf = Buffer.allocUnsafe(frameBytes(n));
+  const buf = frameBuffer(frameBytes(n));
   buf[HDR.sync] = SYNC0;
   buf[HDR.sync + 1] = SYNC1;
   buf[HDR.version] = FRAME_VERSION;

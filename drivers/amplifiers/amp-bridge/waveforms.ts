@@ -21,9 +21,9 @@ export function planTestPulse(widthMs: number, sampleRateHz: number, baselineFra
   return { onset, stepLength, total, durationMs: (total * 1000) / sampleRateHz };
 }
 
-/** Command of one sweep: `level` with `level + step` over the step samples. */
-export function stepCommand(plan: TestPulsePlan, level: number, step: number): Float32Array {
-  const out = new Float32Array(plan.total).fill(level);
+/** Command of one sweep: `level` with `level + step` over the step samples (into `out` if given, `plan.total` long). */
+export function stepCommand(plan: TestPulsePlan, level: number, step: number, out = new Float32Array(plan.total)): Float32Array {
+  out.fill(level);
   out.fill(level + step, plan.onset, plan.onset + plan.stepLength);
   return out;
 }
