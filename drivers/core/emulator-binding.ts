@@ -12,6 +12,7 @@
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
 import type { Clock } from '../../src/clock/clock.ts';
 import { createByteLog, type ByteLog } from './byte-log.ts';
+import { createReadQueue } from './read-queue.ts';
 
 /** What the device side of an emulated port can do. */
 export interface DeviceIO {
@@ -91,14 +92,8 @@ function garble(bytes: Buffer): Buffer {
 class EmulatedPort implements BindingPortInterface {
   readonly openOptions: Required<OpenOptions>;
   isOpen = true;
-  private rx: Buffer[] = [];
-  private pendingRead?: {
-    buffer: Buffer;
-    offset: number;
-    length: number;
-    resolve: (r: { buffer: Buffer; bytesRead: number }) => void;
-    reject: (e: Error) => void;
-  };
+  private readonly rx = createReadQueue(() => bindingError('a read is already pending'));
+
   /** when each direction's line is next free, ms */
   private toDeviceFreeAt = 0;
   private toHostFreeAt = 0;
@@ -141,7 +136,6 @@ class EmulatedPort implements BindingPortInterface {
       if (!this.isOpen || gen !== this.generation) return;
       this.slot.log.record(this.clock.now(), 'out', data);
       this.rx.push(data);
-      this.serviceRead();
     }, arrival - now);
   }
 
@@ -151,32 +145,11 @@ class EmulatedPort implements BindingPortInterface {
     const data = Buffer.from(bytes);
     this.slot.log.record(this.clock.now(), 'out', data);
     this.rx.push(data);
-    this.serviceRead();
-  }
-
-  private serviceRead(): void {
-    const pending = this.pendingRead;
-    if (!pending || this.rx.length === 0) return;
-    let copied = 0;
-    while (copied < pending.length && this.rx.length > 0) {
-      const head = this.rx[0];
-      const n = Math.min(head.length, pending.length - copied);
-      head.copy(pending.buffer, pending.offset + copied, 0, n);
-      copied += n;
-      if (n === head.length) this.rx.shift();
-      else this.rx[0] = head.subarray(n);
-    }
-    this.pendingRead = undefined;
-    pending.resolve({ buffer: pending.buffer, bytesRead: copied });
   }
 
   read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
     if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
-    if (this.pendingRead) return Promise.reject(bindingError('a read is already pending'));
-    return new Promise((resolve, reject) => {
-      this.pendingRead = { buffer, offset, length, resolve, reject };
-      this.serviceRead();
-    });
+    return this.rx.read(buffer, offset, length);
   }
 
   write(buffer: Buffer): Promise<void> {
@@ -200,20 +173,16 @@ class EmulatedPort implements BindingPortInterface {
   /** the cable was pulled: the pending read fails with a non-cancel error, as the OS reports it */
   pull(): void {
     if (!this.isOpen) return;
-    const pending = this.pendingRead;
-    this.pendingRead = undefined;
     this.generation++;
-    pending?.reject(bindingError(`EIO: ${this.slot.path} was unplugged`));
+    this.rx.fail(bindingError(`EIO: ${this.slot.path} was unplugged`));
   }
 
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
     this.generation++;
-    const pending = this.pendingRead;
-    this.pendingRead = undefined;
-    pending?.reject(bindingError('Port is closed', true));
-    this.rx = [];
+    this.rx.fail(bindingError('Port is closed', true));
+    this.rx.clear();
     if (this.slot.port === this) {
       this.slot.port = undefined;
       this.slot.device.disconnect();
@@ -231,7 +200,7 @@ class EmulatedPort implements BindingPortInterface {
     return { baudRate: this.openOptions.baudRate };
   }
   async flush(): Promise<void> {
-    this.rx = [];
+    this.rx.clear();
   }
   async drain(): Promise<void> {}
 }
