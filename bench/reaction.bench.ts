@@ -4,17 +4,24 @@
  * because of it, whenever they go out — frame decoding, analysis, the
  * machine's transition and any wait in a device's command queue included.
  *
- * A full session runs on the emulated rig on real timers (not virtual time),
- * so the event loop is shared with everything else the process does — the
- * other pipettes, the emulators, the dashboard. Reactions are a few per
- * attempt and an attempt takes minutes, so the rig clock runs `speed` times
- * faster than the wall: every timer, sweep and byte arrives that much more
- * often, a heavier load per real second than a rig's (conservative).
+ * A full session runs on the emulated rig on real timers (not virtual time).
+ * On a rig the devices are hardware with their own processors; here their
+ * emulators and the physics run in a thread of their own (support/
+ * device-thread.ts, reached through a serialport binding that passes bytes
+ * between threads), so the controller's event loop carries what it would on a
+ * rig: drivers, analysis, machines, supervisor, dashboard. Reactions are a few
+ * per attempt and an attempt takes minutes, so the rig clock runs `speed`
+ * times faster than the wall: every timer, sweep and byte arrives that much
+ * more often, a heavier load per real second than a rig's (conservative).
+ * A last stress run puts the emulators back on the controller's own loop at
+ * ten times a rig's pace, to show what a loaded loop does to the figures.
  *
  * How it is measured:
- *  - arrival: each amplifier port's byte log is tapped; the record carrying the
- *    last frame of a test-pulse sweep (channel, sequence number) stamps t0 —
- *    before the stream, the frame decoder or the driver have seen it;
+ *  - arrival: the amplifier ports' bytes are tapped as they reach the
+ *    controller's thread (the device thread's message, or in the stress run
+ *    the byte log); the chunk carrying the last frame of a test-pulse sweep
+ *    (channel, sequence number) stamps t0 — before the stream, the frame
+ *    decoder or the driver have seen it;
  *  - the reaction: the driver's sweep listener runs inside an AsyncLocalStorage
  *    context, so the driver calls the pipette makes from that sweep's own chain
  *    of work (the synchronous analysis and transition and the promise jobs they
@@ -29,7 +36,8 @@
  *    skip the queue and are written in their caller's context). The
  *    bookkeeping starts afresh whenever every call on a port has completed.
  * Reported: p50/p99/max of sweep bytes in → driver call and → command bytes
- * out, with 4 and 16 pipettes, and with 4 pipettes while 10 dashboard clients
+ * out, with 4 pipettes (rig clock ×3) and 16 (×1, so the device thread keeps
+ * up with 16 pipettes' sweeps), and with 4 pipettes while 10 dashboard clients
  * (in another process, like browsers; one of them stalled, reading nothing)
  * receive the live stream; the event-loop delay p99 beside them.
  */
@@ -37,13 +45,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { createScaledClock } from '../src/clock/index.ts';
-import { createSimulatedLab, type SimulatedLab } from '../src/cli/simulated-lab.ts';
+import { createSimulatedLab } from '../src/cli/simulated-lab.ts';
+import { createLab, type Lab } from '../src/cli/lab.ts';
+import { openRig } from '../src/rig/open-rig.ts';
+import type { RigConfig } from '../src/rig/config.ts';
+import { startDeviceThread } from './support/thread-binding.ts';
 import { createServer } from '../src/server/index.ts';
 import { createFakeArchive } from '../tests/server/fake-archive.ts';
 import type { PipetteHardware } from '../drivers/types.ts';
-import { FRAME_TYPE, HDR, HEADER_BYTES, SYNC0, SYNC1 } from '../drivers/amplifiers/amp-bridge/protocol.ts';
+import { FRAME_TYPE, HDR, HEADER_BYTES, SYNC0, SYNC1, frameBytes } from '../drivers/amplifiers/amp-bridge/protocol.ts';
 
-const RUN_S = Number(process.env.AUTOPATCH_BENCH_REACTION_S ?? 30);
+const RUN_S = Number(process.env.AUTOPATCH_BENCH_REACTION_S ?? 60);
 const GOAL_P99_MS = 2;
 
 interface Reaction {
@@ -139,6 +151,8 @@ function startClients(url: string, k: number): Promise<{ child: ChildProcess; st
 
 interface RunResult {
   pipettes: number;
+  seconds: number;
+  devices: DeviceSide;
   speed: number;
   clients: number;
   sweeps: number;
@@ -150,13 +164,79 @@ interface RunResult {
   attempts: number;
 }
 
-export async function run(pipettes: number, clients: number, speed: number, seconds = RUN_S): Promise<RunResult> {
-  const clock = createScaledClock(speed);
-  const lab: SimulatedLab = await createSimulatedLab({ clock, seed: 21, pipettes, preset: 'in-vivo-blind', durationMin: null });
-  const reactions: Reaction[] = [];
-  const config = lab.sim.config;
+/** Where the emulators run: on the controller's event loop, or in their own thread as hardware would. */
+export type DeviceSide = 'same-thread' | 'own-thread';
 
-  // ---- arrivals: the amplifier ports' byte logs, as the bytes finish crossing the line
+interface BenchRig {
+  lab: Lab;
+  config: RigConfig;
+  /** calls back with each chunk of device bytes as it reaches the controller's thread */
+  onDeviceBytes(listener: (path: string, bytes: Buffer) => void): void;
+  onHostWrite(listener: (path: string) => void): () => void;
+  close(): Promise<void>;
+}
+
+async function benchRig(pipettes: number, speed: number, devices: DeviceSide): Promise<BenchRig> {
+  const clock = createScaledClock(speed);
+  if (devices === 'same-thread') {
+    const lab = await createSimulatedLab({ clock, seed: 21, pipettes, preset: 'in-vivo-blind', durationMin: null });
+    return {
+      lab,
+      config: lab.sim.config,
+      onDeviceBytes(listener) {
+        // the byte logs record each device send as it finishes crossing the line
+        for (const path of lab.sim.paths()) {
+          const log = lab.sim.binding.byteLog(path);
+          const record = log.record.bind(log);
+          log.record = (t, dir, bytes) => {
+            if (dir === 'out') listener(path, bytes);
+            record(t, dir, bytes);
+          };
+        }
+      },
+      onHostWrite: (listener) => lab.sim.binding.onHostWrite(listener),
+      close: () => lab.close(),
+    };
+  }
+  const binding = await startDeviceThread({ seed: 21, pipettes, speed });
+  const rig = await openRig(binding.config, binding, clock);
+  const lab = createLab({ clock, config: binding.config, rig, preset: 'in-vivo-blind', seed: 21, durationMin: null });
+  return {
+    lab,
+    config: binding.config,
+    onDeviceBytes: (listener) => void binding.onDeviceBytes(listener),
+    onHostWrite: (listener) => binding.onHostWrite(listener),
+    async close() {
+      await lab.close();
+      await binding.stop();
+    },
+  };
+}
+
+/** Every test-pulse sweep end in a chunk of amplifier bytes (a chunk may hold several frames). */
+function sweepEnds(bytes: Buffer): Array<{ channel: number; seq: number }> {
+  const ends: Array<{ channel: number; seq: number }> = [];
+  let i = 0;
+  while (i + HEADER_BYTES <= bytes.length) {
+    if (bytes[i] !== SYNC0 || bytes[i + 1] !== SYNC1) {
+      i++;
+      continue;
+    }
+    const frame = bytes.subarray(i);
+    const end = sweepEnd(frame);
+    if (end) ends.push(end);
+    i += frameBytes(frame.readUInt16LE(HDR.count));
+  }
+  return ends;
+}
+
+export async function run(pipettes: number, clients: number, speed: number, seconds = RUN_S, devices: DeviceSide = 'same-thread'): Promise<RunResult> {
+  const bench = await benchRig(pipettes, speed, devices);
+  const { lab, config } = bench;
+  const clock = lab.clock;
+  const reactions: Reaction[] = [];
+
+  // ---- arrivals: the amplifier ports' bytes, as they reach the controller's thread
   /** latest sweep end per amplifier channel: `${path}#${channel}` → its seq and arrival */
   const arrivals = new Map<string, { seq: number; t0: number }>();
   const ampPath = new Map<string, { path: string; channel: number }>();
@@ -164,17 +244,12 @@ export async function run(pipettes: number, clients: number, speed: number, seco
     const amp = config.amplifiers.find((a) => a.id === p.amplifier.bridge)!;
     ampPath.set(p.id, { path: amp.path, channel: p.amplifier.channel });
   }
-  for (const amp of config.amplifiers) {
-    const log = lab.sim.binding.byteLog(amp.path);
-    const record = log.record.bind(log);
-    log.record = (t, dir, bytes) => {
-      if (dir === 'out') {
-        const end = sweepEnd(bytes);
-        if (end) arrivals.set(`${amp.path}#${end.channel}`, { seq: end.seq, t0: performance.now() });
-      }
-      record(t, dir, bytes);
-    };
-  }
+  const ampPaths = new Set(config.amplifiers.map((a) => a.path));
+  bench.onDeviceBytes((path, bytes) => {
+    if (!ampPaths.has(path)) return;
+    const t0 = performance.now();
+    for (const end of sweepEnds(bytes)) arrivals.set(`${path}#${end.channel}`, { seq: end.seq, t0 });
+  });
 
   // ---- every driver call, per port, in order
   const calls = new Map<string, CallRecord[]>();
@@ -238,7 +313,7 @@ export async function run(pipettes: number, clients: number, speed: number, seco
     }
   };
   for (const hw of lab.rig.hardware) instrument(hw);
-  const offTap = lab.sim.binding.onHostWrite((path) => {
+  const offTap = bench.onHostWrite((path) => {
     const now = performance.now();
     const w = reactionContext.getStore();
     const own = w?.reaction;
@@ -290,9 +365,11 @@ export async function run(pipettes: number, clients: number, speed: number, seco
   let clientStats = { messages: 0, bytes: 0 };
   if (clientProc) clientStats = await clientProc.stop();
   if (server) await server.close();
-  await lab.close();
+  await bench.close();
   return {
     pipettes,
+    seconds,
+    devices,
     speed,
     clients,
     sweeps,
@@ -314,7 +391,7 @@ export function report(r: RunResult): { wireP50: number; wireP99: number } {
   for (const x of r.reactions) kinds.set(x.call, (kinds.get(x.call) ?? 0) + 1);
   const f = (x: number) => x.toFixed(3);
   console.log(
-    `${r.pipettes} pipettes${r.clients ? `, ${r.clients} dashboard clients (1 stalled)` : ''}, rig clock ×${r.speed}: ${r.sweeps} sweeps in ${RUN_S} s, ` +
+    `${r.pipettes} pipettes${r.clients ? `, ${r.clients} dashboard clients (1 stalled)` : ''}, rig clock ×${r.speed}: ${r.sweeps} sweeps in ${r.seconds} s, ` +
       `${r.reactions.length} reactions (${r.attempts} attempts ended)`,
   );
   console.log(`  sweep bytes in → driver call     p50 ${f(quantile(call, 0.5))} ms  p99 ${f(quantile(call, 0.99))} ms  max ${f(call.at(-1) ?? NaN)} ms`);
@@ -335,12 +412,15 @@ export function report(r: RunResult): { wireP50: number; wireP99: number } {
 
 export async function bench(): Promise<void> {
   console.log(`sessions on the emulated rig on real timers, ${RUN_S} s each (AUTOPATCH_BENCH_REACTION_S to change)`);
-  await run(4, 0, 10, 3); // warm-up (JIT), not reported
-  const four = report(await run(4, 0, 10));
-  report(await run(16, 0, 3));
-  const withClients = report(await run(4, 10, 10));
+  console.log('devices in their own thread (emulators and physics on another event loop, as a rig\'s devices are):');
+  await run(4, 0, 3, 3, 'own-thread'); // warm-up (JIT), not reported
+  const four = report(await run(4, 0, 3, RUN_S, 'own-thread'));
+  report(await run(16, 0, 1, RUN_S, 'own-thread'));
+  const withClients = report(await run(4, 10, 3, RUN_S, 'own-thread'));
   console.log(
     `10 dashboard clients (1 stalled) vs none, 4 pipettes: sweep → command bytes p50 ${withClients.wireP50.toFixed(3)} vs ${four.wireP50.toFixed(3)} ms, ` +
       `p99 ${withClients.wireP99.toFixed(3)} vs ${four.wireP99.toFixed(3)} ms (ratio ${(withClients.wireP99 / four.wireP99).toFixed(2)})`,
   );
+  console.log('stress: the emulators and physics on the controller\'s own event loop, rig clock ×10 (ten times a rig\'s load of sweeps):');
+  report(await run(4, 0, 10, Math.min(RUN_S, 30), 'same-thread'));
 }

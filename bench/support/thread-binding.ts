@@ -1,0 +1,120 @@
+/**
+ * A serialport binding whose ports lead to device-thread.ts: the controller's
+ * thread runs only the drivers, the control loop and what hangs off them,
+ * while the emulators and the physics run on another event loop, as a rig's
+ * devices do. Taps see bytes the moment they reach this thread (as an OS read
+ * returns them) and the moment the host writes.
+ */
+import { Worker } from 'node:worker_threads';
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus } from '@serialport/bindings-interface';
+import type { RigConfig } from '../../src/rig/config.ts';
+import { createReadQueue } from '../../drivers/core/read-queue.ts';
+
+export interface ThreadBinding extends BindingInterface {
+  config: RigConfig;
+  onDeviceBytes(listener: (path: string, bytes: Buffer) => void): () => void;
+  onHostWrite(listener: (path: string, bytes: Buffer) => void): () => void;
+  stop(): Promise<void>;
+}
+
+type FromDevice = { op: 'ready'; config: RigConfig } | { op: 'opened' | 'closed'; path: string } | { op: 'failed'; path: string; message: string } | { op: 'data'; path: string; bytes: Uint8Array };
+
+const cancelled = (message: string): Error => Object.assign(new Error(message), { canceled: true });
+
+class ThreadPort implements BindingPortInterface {
+  isOpen = true;
+  readonly openOptions: Required<OpenOptions>;
+  private readonly rx = createReadQueue(() => new Error('a read is already pending'));
+  constructor(
+    options: OpenOptions,
+    private readonly send: (m: object) => void,
+    private readonly writeTaps: Set<(path: string, bytes: Buffer) => void>,
+    private readonly onClose: () => void,
+  ) {
+    this.openOptions = { dataBits: 8, lock: true, stopBits: 1, parity: 'none', rtscts: false, xon: false, xoff: false, xany: false, hupcl: true, ...options } as Required<OpenOptions>;
+  }
+  deliver(bytes: Buffer): void {
+    this.rx.push(bytes);
+  }
+  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!this.isOpen) return Promise.reject(cancelled('Port is not open'));
+    return this.rx.read(buffer, offset, length);
+  }
+  async write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) throw cancelled('Port is not open');
+    for (const tap of this.writeTaps) tap(this.openOptions.path, buffer);
+    this.send({ op: 'write', path: this.openOptions.path, bytes: Uint8Array.prototype.slice.call(buffer) });
+  }
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.rx.fail(cancelled('Port is closed'));
+    this.send({ op: 'close', path: this.openOptions.path });
+    this.onClose();
+  }
+  async update(): Promise<void> {}
+  async set(): Promise<void> {}
+  async get(): Promise<PortStatus> {
+    return { cts: true, dsr: true, dcd: true };
+  }
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    return { baudRate: this.openOptions.baudRate };
+  }
+  async flush(): Promise<void> {
+    this.rx.clear();
+  }
+  async drain(): Promise<void> {}
+}
+
+/** Starts the device thread (a simulated in-vivo rig) and resolves once its rig description is known. */
+export async function startDeviceThread(options: { seed: number; pipettes: number; speed: number }): Promise<ThreadBinding> {
+  const worker = new Worker(new URL('../../src/store/worker-boot.mjs', import.meta.url), {
+    // the store's boot file registers tsx in the thread; its entry is relative to src/store
+    workerData: { entry: '../../bench/support/device-thread.ts', ...options },
+  });
+  const ports = new Map<string, ThreadPort>();
+  const opening = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const deviceTaps = new Set<(path: string, bytes: Buffer) => void>();
+  const writeTaps = new Set<(path: string, bytes: Buffer) => void>();
+  const send = (m: object): void => worker.postMessage(m);
+  const config = await new Promise<RigConfig>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: FromDevice) => {
+      if (m.op === 'ready') resolve(m.config);
+      else if (m.op === 'opened') opening.get(m.path)?.resolve();
+      else if (m.op === 'failed') opening.get(m.path)?.reject(new Error(m.message));
+      else if (m.op === 'data') {
+        const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+        for (const tap of deviceTaps) tap(m.path, bytes);
+        ports.get(m.path)?.deliver(bytes);
+      }
+    });
+  });
+  return {
+    config,
+    async list(): Promise<PortInfo[]> {
+      return [];
+    },
+    async open(o: OpenOptions): Promise<BindingPortInterface> {
+      if (ports.has(o.path)) throw new Error(`Cannot lock port ${o.path}`);
+      await new Promise<void>((resolve, reject) => {
+        opening.set(o.path, { resolve, reject });
+        send({ op: 'open', path: o.path, baudRate: o.baudRate });
+      }).finally(() => opening.delete(o.path));
+      const p = new ThreadPort(o, send, writeTaps, () => ports.delete(o.path));
+      ports.set(o.path, p);
+      return p;
+    },
+    onDeviceBytes(listener) {
+      deviceTaps.add(listener);
+      return () => deviceTaps.delete(listener);
+    },
+    onHostWrite(listener) {
+      writeTaps.add(listener);
+      return () => writeTaps.delete(listener);
+    },
+    async stop() {
+      await worker.terminate();
+    },
+  };
+}
