@@ -286,14 +286,15 @@ function archiveStore(path: string): number[] {
 /** A client in a thread of its own: `clients` loops of report, binary sweep (as the sweep viewer asks) and JSON sweep requests. */
 const CLIENT = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { base, sweepIds, clients, seconds } = workerData;
+const { base, sweepIds, clients, seconds, token } = workerData;
 const until = Date.now() + seconds * 1000;
 let done = 0;
 async function loop(k) {
   for (let i = k; Date.now() < until; i++) {
     const id = sweepIds[i % sweepIds.length];
     const url = ['/api/sessions/big/report', '/api/sweeps/' + id + '?format=bin&maxPoints=4000', '/api/sweeps/' + id, '/api/sessions?limit=500'][i % 4];
-    const res = await fetch(base + url);
+    // a bare fastify with the archive plugin alone: reads need the token (no server says they are open locally)
+    const res = await fetch(base + url, { headers: { authorization: 'Bearer ' + token } });
     await res.arrayBuffer();
     if (!res.ok) throw new Error(url + ' ' + res.status);
     done++;
@@ -304,10 +305,11 @@ Promise.all(Array.from({ length: clients }, (_, k) => loop(k))).then(() => paren
 
 async function hammer(archive: SessionArchive, sweepIds: number[], seconds: number): Promise<{ stalls: StallReport; requests: number }> {
   const app = Fastify();
-  await app.register(archivePlugin, { archive, token: 'bench-token-0123' });
+  const token = 'bench-token-0123';
+  await app.register(archivePlugin, { archive, token });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const probe = probeStalls();
-  const client = new Worker(CLIENT, { eval: true, workerData: { base, sweepIds, clients: 4, seconds } });
+  const client = new Worker(CLIENT, { eval: true, workerData: { base, sweepIds, clients: 4, seconds, token } });
   const result = await new Promise<{ done?: number; error?: string }>((resolve) => client.once('message', resolve));
   const stalls = probe.stop();
   await client.terminate();
