@@ -141,12 +141,27 @@ describe('autopatch run', () => {
     expect(await phase()).toBe('ended');
     expect(r.o.code).toBeNull(); // still serving
     expect((await api('/api/auth')).status).toBe(200);
-    // no session running: Ctrl-C quits
+    // no session running: Ctrl-C quits (a press of its own: SIGINTs within 250 ms are one press)
+    await new Promise((res) => setTimeout(res, 300));
     process.emit('SIGINT');
     expect(await r.done).toBe(0);
     const store = openDatabase(db);
     const sessions = listSessions(store);
     expect(sessions.map((s) => s.status)).toEqual(['aborted', 'aborted']);
+    store.close();
+  }, 180_000);
+
+  it('one Ctrl-C that reaches the process twice (terminal and npm/tsx relaying it) aborts, it is not an emergency stop', async () => {
+    const db = join(dir, 'ctrl-c-twice.sqlite');
+    const r = start(['--speed', '5', '--port', '0', '--pipettes', '1', '--preset', 'culture', '--db', db, '--quiet']);
+    await r.until(() => DASHBOARD.test(r.o.out), 'the dashboard line');
+    process.emit('SIGINT');
+    process.emit('SIGINT');
+    expect(await r.done).toBe(0);
+    expect(r.o.err).toMatch(/Ctrl-C: aborting session \S+/);
+    expect(r.o.err).not.toMatch(/second Ctrl-C|EMERGENCY STOP/);
+    const store = openDatabase(db);
+    expect(listSessions(store).map((s) => s.status)).toEqual(['aborted']);
     store.close();
   }, 180_000);
 

@@ -33,6 +33,10 @@ import type { SessionSummary } from '../../control/supervisor.ts';
 import type { RigEvent } from '../../control/events.ts';
 import { isLoopbackHost } from '../../server/host-guard.ts';
 import { formatProgress } from '../progress.ts';
+import { performance } from 'node:perf_hooks';
+
+/** SIGINTs closer together than this are one Ctrl-C (the same press, relayed) */
+const SAME_KEY_PRESS_MS = 250;
 
 const USAGE = `usage: autopatch run [options]
   --rig FILE           run on the rig this description file names (real serial ports) instead of the simulated one
@@ -270,7 +274,13 @@ async function runSession(opts: RunOptions, io: CliIO, deps: RunDeps): Promise<n
     let interrupted = false; // the first session was aborted by Ctrl-C: exit after its report
     let abortedByCtrlC: string | null = null;
     let quit: (() => void) | null = null;
+    let lastSigintAt = -Infinity;
     const onSigint = (): void => {
+      // One key press can arrive more than once: the terminal signals the whole process
+      // group and npm and tsx relay it to this process as well. Wall time, not rig time.
+      const at = performance.now();
+      if (at - lastSigintAt < SAME_KEY_PRESS_MS) return;
+      lastSigintAt = at;
       const current = lab.host.current;
       if (current && !['ended', 'estopped'].includes(current.phase)) {
         if (abortedByCtrlC === current.sessionId) {
