@@ -198,7 +198,7 @@ async function benchRig(pipettes: number, speed: number, devices: DeviceSide): P
       close: () => lab.close(),
     };
   }
-  const binding = await startDeviceThread({ seed: 21, pipettes, speed });
+  const binding = await startDeviceThread({ seed: 21, pipettes, speed, preset: 'in-vivo-blind' });
   const rig = await openRig(binding.config, binding, clock);
   const lab = createLab({ clock, config: binding.config, rig, preset: 'in-vivo-blind', seed: 21, durationMin: null });
   return {

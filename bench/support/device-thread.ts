@@ -9,12 +9,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BindingPortInterface } from '@serialport/bindings-interface';
 import { createScaledClock } from '../../src/clock/index.ts';
-import { createSimulatedRig } from '../../src/rig/simulated-rig.ts';
+import { createSimulatedRigFor } from '../../src/rig/simulated-rig.ts';
+import { loadPreset } from '../../src/protocol/load.ts';
 
-const { seed, pipettes, speed } = workerData as { seed: number; pipettes: number; speed: number };
+const { seed, pipettes, speed, preset } = workerData as { seed: number; pipettes: number; speed: number; preset: string };
 const port = parentPort!;
 const clock = createScaledClock(speed);
-const sim = createSimulatedRig({ clock, seed, preparation: 'in-vivo', pipettes });
+// built for the preset exactly as the simulated lab builds it, so both bench modes run the same rig
+const sim = createSimulatedRigFor(loadPreset(preset), { clock, seed, pipettes });
 const open = new Map<string, BindingPortInterface>();
 
 async function pump(path: string, p: BindingPortInterface): Promise<void> {

@@ -66,8 +66,8 @@ class ThreadPort implements BindingPortInterface {
   async drain(): Promise<void> {}
 }
 
-/** Starts the device thread (a simulated in-vivo rig) and resolves once its rig description is known. */
-export async function startDeviceThread(options: { seed: number; pipettes: number; speed: number }): Promise<ThreadBinding> {
+/** Starts the device thread (the simulated rig `preset` runs on) and resolves once its rig description is known. */
+export async function startDeviceThread(options: { seed: number; pipettes: number; speed: number; preset: string }): Promise<ThreadBinding> {
   const worker = new Worker(new URL('../../src/store/worker-boot.mjs', import.meta.url), {
     // the store's boot file registers tsx in the thread; its entry is relative to src/store
     workerData: { entry: '../../bench/support/device-thread.ts', ...options },

@@ -19,7 +19,7 @@ import type { EmulatedDevice } from '../../drivers/core/emulator-binding.ts';
 import { exposeOnPty, type PtyExposure } from '../../drivers/core/pty-bridge.ts';
 import { loadPreset } from '../protocol/load.ts';
 import type { RigConfig } from '../rig/config.ts';
-import { createSimulatedRig, type SimulatedRig, type SimulatedRigOptions } from '../rig/simulated-rig.ts';
+import { createSimulatedRigFor, type SimulatedRig, type SimulatedRigOptions } from '../rig/simulated-rig.ts';
 
 export interface EmulatedRigOptions {
   seed: number;
@@ -57,14 +57,7 @@ const LOG_KEEP = { manipulator: 200_000, pressure: 50_000, amplifier: 200 };
 export async function startEmulatedRig(options: EmulatedRigOptions): Promise<EmulatedRig> {
   const clock = options.speed === 1 ? createRealClock() : createScaledClock(options.speed);
   const preset = loadPreset(options.preset);
-  const sim = createSimulatedRig({
-    clock,
-    seed: options.seed,
-    preparation: preset.preparation,
-    pipettes: options.pipettes,
-    regionDepthUm: preset.descent.region_depth_um,
-    manipulators: options.manipulators,
-  });
+  const sim = createSimulatedRigFor(preset, { clock, seed: options.seed, pipettes: options.pipettes, manipulators: options.manipulators });
   const devices: Array<{ simPath: string; device: EmulatedDevice; baudRate: number; keep: number }> = [
     ...[...sim.pressureBoxes.values()].map((d) => ({ simPath: d.path, device: d.emulator, baudRate: d.baudRate, keep: LOG_KEEP.pressure })),
     ...[...sim.amplifiers.values()].map((d) => ({ simPath: d.path, device: d.emulator, baudRate: d.baudRate, keep: LOG_KEEP.amplifier })),

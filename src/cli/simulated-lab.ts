@@ -14,7 +14,7 @@ import type { Clock } from '../clock/clock.ts';
 import type { VirtualClock } from '../clock/virtual-clock.ts';
 import { loadPreset } from '../protocol/load.ts';
 import { openRig } from '../rig/open-rig.ts';
-import { createSimulatedRig, type SimulatedRig } from '../rig/simulated-rig.ts';
+import { createSimulatedRigFor, type SimulatedRig, type SimulatedRigOptions } from '../rig/simulated-rig.ts';
 import { createLab, type Lab } from './lab.ts';
 
 export { newSessionId } from './lab.ts';
@@ -34,9 +34,9 @@ export interface SimulatedLabOptions {
   refitAfterMs?: number | null;
   /** test-pulse sweeps stored per pipette: one every this many ms */
   tpSweepStoreEveryMs?: number;
-  worldOverrides?: Parameters<typeof createSimulatedRig>[0]['worldOverrides'];
+  worldOverrides?: SimulatedRigOptions['worldOverrides'];
   /** manipulator drivers to cycle through (default: all four) */
-  manipulators?: Parameters<typeof createSimulatedRig>[0]['manipulators'];
+  manipulators?: SimulatedRigOptions['manipulators'];
   /** every pipette cleans in the same two wells (coordination tests) */
   sharedWells?: boolean;
 }
@@ -53,12 +53,10 @@ async function settle<T>(clock: Clock, work: Promise<T>): Promise<T> {
 export async function createSimulatedLab(options: SimulatedLabOptions): Promise<SimulatedLab> {
   const { clock } = options;
   const initialPreset = loadPreset(options.preset);
-  const sim = createSimulatedRig({
+  const sim = createSimulatedRigFor(initialPreset, {
     clock,
     seed: options.seed,
-    preparation: initialPreset.preparation,
     pipettes: options.pipettes,
-    regionDepthUm: initialPreset.descent.region_depth_um,
     worldOverrides: options.worldOverrides,
     manipulators: options.manipulators,
     sharedWells: options.sharedWells,

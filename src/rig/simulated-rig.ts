@@ -34,6 +34,7 @@ import { alongAxisToZ } from '../control/paths.ts';
 import { add, pipetteAxis, toManipulator, toWorld, type Mount, type Vec3 } from '../geometry.ts';
 import { createSimWorld } from '../sim/index.ts';
 import type { Preparation, Region, SimWorld } from '../sim/types.ts';
+import type { AutopatchPreset } from '../protocol/types.ts';
 import type { ManipulatorDriverName, ManipulatorSpec, PipetteSpec, RigConfig } from './config.ts';
 
 export interface SimulatedRigOptions {
@@ -114,6 +115,14 @@ function limitsFor(mount: Mount, points: Vec3[]): ManipulatorLimits {
   const min = [0, 1, 2].map((k) => Math.max(0, Math.min(...m.map((p) => p[k])) - LIMIT_MARGIN)) as unknown as Vec3;
   const max = [0, 1, 2].map((k) => Math.min(25_000, Math.max(...m.map((p) => p[k])) + LIMIT_MARGIN)) as unknown as Vec3;
   return { min, max, maxSpeed: MAX_SPEED };
+}
+
+/** The simulated rig a preset runs on: its preparation is the tissue, its descent the working depth. */
+export function createSimulatedRigFor(
+  preset: Pick<AutopatchPreset, 'preparation' | 'descent'>,
+  options: Omit<SimulatedRigOptions, 'preparation' | 'regionDepthUm'>,
+): SimulatedRig {
+  return createSimulatedRig({ ...options, preparation: preset.preparation, regionDepthUm: preset.descent.region_depth_um });
 }
 
 export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
