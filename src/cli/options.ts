@@ -61,3 +61,11 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got "${value}")`);
 }
+
+/** `--seed` and `--pipettes` of a simulated rig, read alike by every command that builds one. */
+export function simulatedRigNumbers(num: ReturnType<typeof numberOption>): { seed: number; pipettes: number } {
+  return {
+    seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
+    pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
+  };
+}

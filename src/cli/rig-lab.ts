@@ -15,6 +15,7 @@ import { loadRigFile } from '../rig/load.ts';
 import { openRig } from '../rig/open-rig.ts';
 import { loadTargetsFile } from '../rig/targets-file.ts';
 import { checkTargetsFor, createLab, type Lab } from './lab.ts';
+import { defaultSerialBinding } from './serial-binding.ts';
 
 export interface RigLabOptions {
   clock: Clock;
@@ -44,11 +45,6 @@ export function loadRigLabFiles(options: Pick<RigLabOptions, 'rigFile' | 'target
   const cells = options.targetsFile ? loadTargetsFile(options.targetsFile) : undefined;
   checkTargetsFor(preset, options.preset, cells !== undefined);
   return { config, preset, cells };
-}
-
-export async function defaultSerialBinding(): Promise<BindingInterface> {
-  const { SerialPort } = await import('serialport');
-  return SerialPort.binding;
 }
 
 export async function createRigLab(options: RigLabOptions): Promise<RigLab> {

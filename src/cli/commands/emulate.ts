@@ -10,10 +10,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { numberOption, parseOptions, UsageError } from '../options.ts';
+import { numberOption, parseOptions, simulatedRigNumbers, UsageError } from '../options.ts';
 import { writeRigFile } from '../../rig/load.ts';
 import { targetsFileText } from '../../rig/targets-file.ts';
 import { startEmulatedRig } from '../emulated-rig.ts';
+import { defaultSerialBinding } from '../serial-binding.ts';
 import type { CliCommand } from '../io.ts';
 import { createRealClock } from '../../clock/index.ts';
 import type { EmulatedDevice } from '../../../drivers/core/emulator-binding.ts';
@@ -84,8 +85,7 @@ function parseRigOptions(argv: string[]): EmulateRigOptions {
   if (o.flags.has('help')) throw new UsageError('');
   const num = numberOption(o);
   return {
-    seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
-    pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
+    ...simulatedRigNumbers(num),
     preset: o.values.get('preset')?.[0] ?? 'in-vivo-blind',
     speed: num('speed', 1, (n) => n > 0 && n <= 1000, 'a factor between 0 and 1000'),
     out: o.values.get('out')?.[0] ?? null,
@@ -109,10 +109,9 @@ const emulateRig: CliCommand = async (argv, io) => {
   // absolute, so the rig file works from any folder
   const dir = resolve(opts.dir ?? mkdtempSync(join(tmpdir(), 'autopatch-rig-')));
   const out = opts.out ?? join(dir, 'rig.json');
-  const { SerialPort } = await import('serialport');
   let rig;
   try {
-    rig = await startEmulatedRig({ seed: opts.seed, pipettes: opts.pipettes, preset: opts.preset, speed: opts.speed, dir, binding: SerialPort.binding });
+    rig = await startEmulatedRig({ seed: opts.seed, pipettes: opts.pipettes, preset: opts.preset, speed: opts.speed, dir, binding: await defaultSerialBinding() });
   } catch (e) {
     // a preset that does not load, socat missing: the message says which
     io.stderr(`autopatch emulate rig: ${(e as Error).message}\n`);
@@ -154,10 +153,9 @@ export const emulateCommand: CliCommand = async (argv, io) => {
   const link = linkAt >= 0 ? rest[linkAt + 1] : `/tmp/autopatch-${name}`;
   const seed = seedAt >= 0 ? Number(rest[seedAt + 1]) : 1;
   const clock = createRealClock();
-  const { SerialPort } = await import('serialport');
   let pty;
   try {
-    pty = await exposeOnPty({ device: spec.make(clock, seed), clock, link, baudRate: spec.baud, binding: SerialPort.binding });
+    pty = await exposeOnPty({ device: spec.make(clock, seed), clock, link, baudRate: spec.baud, binding: await defaultSerialBinding() });
   } catch (e) {
     io.stderr(`autopatch emulate: ${(e as Error).message}\n`);
     return 1;

@@ -18,7 +18,7 @@ import { loadRigFile } from '../../rig/load.ts';
 import { openRig } from '../../rig/open-rig.ts';
 import { HARDWARE_HEADERS, hardwareRow } from '../../store/report-columns.ts';
 import { fmt, renderTable } from '../../store/text-table.ts';
-import { defaultSerialBinding } from '../rig-lab.ts';
+import { defaultSerialBinding } from '../serial-binding.ts';
 
 const USAGE = `usage: autopatch rig check FILE [--open]
   checks a rig description file (kind "autopatch-rig")

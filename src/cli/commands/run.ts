@@ -15,11 +15,12 @@
 import { randomBytes } from 'node:crypto';
 import type { CliCommand, CliIO } from '../io.ts';
 import { createRealClock, createScaledClock, createVirtualClock, every, type Clock, type VirtualClock } from '../../clock/index.ts';
-import { numberOption, parseOptions, UsageError } from '../options.ts';
+import { numberOption, parseOptions, simulatedRigNumbers, UsageError } from '../options.ts';
 import type { BindingInterface } from '@serialport/bindings-interface';
 import { createSimulatedLab } from '../simulated-lab.ts';
 import type { Lab } from '../lab.ts';
-import { createRigLab, defaultSerialBinding } from '../rig-lab.ts';
+import { createRigLab } from '../rig-lab.ts';
+import { defaultSerialBinding } from '../serial-binding.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import { DeviceError } from '../../../drivers/errors.ts';
 import { backpressureToLog, openStoreWriter, type StoreWriter } from '../../store/writer.ts';
@@ -122,8 +123,7 @@ function parseRunOptions(argv: string[]): RunOptions {
     rig,
     targets: o.values.get('targets')?.[0] ?? null,
     virtual,
-    seed: num('seed', 1, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer'),
-    pipettes: num('pipettes', 4, (n) => Number.isInteger(n) && n >= 1 && n <= 32, 'an integer from 1 to 32'),
+    ...simulatedRigNumbers(num),
     preset: o.values.get('preset')?.[0] ?? 'in-vivo-blind',
     durationMin: duration === 0 ? null : duration,
     attempts,
