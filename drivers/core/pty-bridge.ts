@@ -82,8 +82,8 @@ export async function exposeOnPty(options: PtyOptions): Promise<PtyExposure> {
   options.device.connect({
     clock,
     send: (bytes) => {
-      // the log keeps what it is given: a copy, in case the device reuses its buffer
-      log?.record(clock.now(), 'out', Buffer.from(bytes));
+      // the device hands the buffer over (DeviceIO.send): the log may keep it as it is
+      log?.record(clock.now(), 'out', bytes);
       void port.write(bytes);
     },
   });
