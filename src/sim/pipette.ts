@@ -12,8 +12,8 @@ import type { Rng } from './rng.ts';
 import { addGaussianNoise } from './rng.ts';
 import type { Place } from './space.ts';
 import type { PipetteTruth, SimEventKind } from './types.ts';
-import { createGlass, glassResistance, stepGlass, tipCondition, debrisOhm, type Glass } from './glass.ts';
-import { accessResistance, createPatch, isAttached, leaveCell, stepPatch, zapPatch, type PatchContext, type PatchState } from './patch.ts';
+import { createGlass, glassResistance, stepGlass, tipCondition, debrisOhm, type Glass, type GlassStep } from './glass.ts';
+import { accessResistance, createPatch, isAttached, leaveCell, stepPatch, zapPatch, type PatchContext, type PatchState, type PatchStep } from './patch.ts';
 import { passiveCurrentClampResponse, steadyCurrent, voltageClampResponse, type CircuitSnapshot } from './circuit.ts';
 import { linearCell, neuronCurrentClamp } from './neuron.ts';
 
@@ -37,6 +37,26 @@ export interface PipetteModel {
   /** last voltage-clamp holding (V) or null when last used in current clamp */
   holdingV: number | null;
   candidates: { center: Vec3; cells: SimCell[]; debris: Debris[] } | null;
+  /**
+   * The step inputs handed to glass and patch, filled in place each step: the
+   * world steps every 10–100 ms of virtual time, and two fresh objects, a
+   * displacement and a closure per step were a fifth of the emulated rig's
+   * garbage. Neither stepGlass nor stepPatch keeps them past the call.
+   */
+  readonly scratch: { glass: GlassStep; patch: PatchStep; delta: [number, number, number]; glassEmit: (kind: SimEventKind, detail?: string) => void };
+}
+
+type StepScratch = PipetteModel['scratch'];
+
+/** `glassEmit` reads pm.ctx at each call, so it follows a refit. */
+function stepScratch(axis: Vec3, place: Place, glassEmit: StepScratch['glassEmit']): StepScratch {
+  const delta: [number, number, number] = [0, 0, 0];
+  return {
+    glass: { dtS: 0, movedUm: 0, inTissue: false, attached: false, pressureMbar: 0, wellKind: null },
+    patch: { t: 0, dtS: 0, tip: UNBOUND_TIP, movedUm: 0, axis, delta, pressureMbar: 0, place, holdingV: null, neighbourDrive: 0, cells: [], debris: [] },
+    delta,
+    glassEmit,
+  };
 }
 
 export type EmitFn = (pipetteId: string, kind: SimEventKind, cellId: number | null, detail?: string) => void;
@@ -64,6 +84,7 @@ export function createPipetteModel(root: Rng, params: PrepParams, id: string, ax
     place,
     holdingV: null,
     candidates: null,
+    scratch: stepScratch(axis, place, (kind, detail) => pm.ctx.emit(kind, detail)),
   };
   pm.ctx = makeContext(pm, params, emit);
   return pm;
@@ -115,39 +136,33 @@ export interface StepInput {
 
 export function stepPipette(pm: PipetteModel, params: PrepParams, population: Population, s: StepInput): void {
   const prev = pm.tip;
-  const delta: Vec3 = [s.tip[0] - prev[0], s.tip[1] - prev[1], s.tip[2] - prev[2]];
+  const { glass: gs, patch: ps, delta, glassEmit } = pm.scratch;
+  delta[0] = s.tip[0] - prev[0];
+  delta[1] = s.tip[1] - prev[1];
+  delta[2] = s.tip[2] - prev[2];
   const moved = hypot3(delta[0], delta[1], delta[2]);
   pm.tip = s.tip;
   pm.pressure = s.pressure;
   pm.place = s.place;
-  stepGlass(
-    pm.glass,
-    params,
-    {
-      dtS: s.dtS,
-      movedUm: moved,
-      inTissue: s.place.kind === 'tissue',
-      attached: isAttached(pm.patch) || pm.patch.stage === 'lost',
-      pressureMbar: s.pressure,
-      wellKind: s.place.kind === 'well' ? (s.place.well?.kind ?? null) : null,
-    },
-    (kind, detail) => pm.ctx.emit(kind, detail),
-  );
+  gs.dtS = s.dtS;
+  gs.movedUm = moved;
+  gs.inTissue = s.place.kind === 'tissue';
+  gs.attached = isAttached(pm.patch) || pm.patch.stage === 'lost';
+  gs.pressureMbar = s.pressure;
+  gs.wellKind = s.place.kind === 'well' ? (s.place.well?.kind ?? null) : null;
+  stepGlass(pm.glass, params, gs, glassEmit);
   const near = nearby(pm, population, s.tip);
-  stepPatch(pm.patch, pm.ctx, {
-    t: s.t,
-    dtS: s.dtS,
-    tip: s.tip,
-    movedUm: moved,
-    axis: pm.axis,
-    delta,
-    pressureMbar: s.pressure,
-    place: s.place,
-    holdingV: pm.holdingV,
-    neighbourDrive: s.neighbourDrive,
-    cells: near.cells,
-    debris: near.debris,
-  });
+  ps.t = s.t;
+  ps.dtS = s.dtS;
+  ps.tip = s.tip;
+  ps.movedUm = moved;
+  ps.pressureMbar = s.pressure;
+  ps.place = s.place;
+  ps.holdingV = pm.holdingV;
+  ps.neighbourDrive = s.neighbourDrive;
+  ps.cells = near.cells;
+  ps.debris = near.debris;
+  stepPatch(pm.patch, pm.ctx, ps);
 }
 
 /** The circuit the amplifier sees now (without noise/jitter). */

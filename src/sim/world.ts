@@ -38,6 +38,7 @@ import {
   tipAt,
   voltageClampSweep,
   zapPipette,
+  type StepInput,
   type PipetteModel,
 } from './pipette.ts';
 
@@ -125,16 +126,25 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
     return lim;
   };
 
+  // Per-advance and per-step working arrays, reused: advance runs once per sweep and
+  // steps every 10–100 ms of virtual time, so fresh ones were steady garbage.
+  const speed = new Float64Array(models.length);
+  const tips: Vec3[] = models.map((m) => m.tip);
+  const moved = new Float64Array(models.length);
+  const stepInputs: StepInput[] = models.map((m) => ({ t: 0, dtS: 0, tip: m.tip, pressure: 0, place: m.place, neighbourDrive: 0 }));
+
   const advance = (t: number): void => {
     if (!(t > now)) return;
     const span = t - now;
-    const speed = models.map((m) => {
-      if (!bound(m)) return 0;
+    for (let i = 0; i < models.length; i++) {
+      const m = models[i];
+      if (!bound(m)) {
+        speed[i] = 0;
+        continue;
+      }
       const end = tipAt(m, t);
-      return hypot3(end[0] - m.tip[0], end[1] - m.tip[1], end[2] - m.tip[2]) / span;
-    });
-    const tips: Vec3[] = models.map((m) => m.tip);
-    const moved = new Float64Array(models.length);
+      speed[i] = hypot3(end[0] - m.tip[0], end[1] - m.tip[1], end[2] - m.tip[2]) / span;
+    }
     while (now < t) {
       let dt = t - now;
       for (let i = 0; i < models.length; i++) {
@@ -164,7 +174,14 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
         }
         const place = space(tips[i]);
         if (place.kind === 'solid' && place.hit && bound(m)) breakTip(m.glass, params, place.hit, (k, detail) => m.ctx.emit(k, detail));
-        stepPipette(m, params, population, { t: tb, dtS, tip: tips[i], pressure: pressureAt(m, tb), place, neighbourDrive: drive });
+        const input = stepInputs[i];
+        input.t = tb;
+        input.dtS = dtS;
+        input.tip = tips[i];
+        input.pressure = pressureAt(m, tb);
+        input.place = place;
+        input.neighbourDrive = drive;
+        stepPipette(m, params, population, input);
       }
       if (anyMoved) checkCollisions();
       now = tb;
