@@ -56,4 +56,25 @@ describe('byte log digest', () => {
     expect(digestOf([base[0], [2.5, 'out', base[1][2]]])).not.toBe(digestOf(base));
     expect(digestOf([base[0], [2, 'in', base[1][2]]])).not.toBe(digestOf(base));
   });
+
+  it('without a digest keeps the same entries and totals, and digest() says why it cannot answer', () => {
+    const entries: Entry[] = [
+      [1, 'in', bytes(10, 1)],
+      [2, 'out', bytes(70_000, 2)],
+      [3, 'out', bytes(3, 3)],
+    ];
+    const plain = createByteLog(2, { digest: false, name: 'sim:amp-1' });
+    const hashed = createByteLog(2);
+    for (const e of entries) {
+      plain.record(...e);
+      hashed.record(...e);
+    }
+    expect(plain.hasDigest).toBe(false);
+    expect(hashed.hasDigest).toBe(true);
+    expect(plain.entries).toEqual(hashed.entries);
+    expect(plain.totalBytes).toEqual({ in: 10, out: 70_003 });
+    expect(plain.dropped).toBe(1);
+    expect(plain.concat('out')).toEqual(hashed.concat('out'));
+    expect(() => plain.digest()).toThrow(/sim:amp-1 keeps no digest/);
+  });
 });

@@ -18,31 +18,48 @@ export interface ByteLog {
   readonly totalBytes: { in: number; out: number };
   /** the log keeps `bytes` as given: callers pass a buffer nobody mutates afterwards */
   record(t: number, dir: ByteDirection, bytes: Buffer): void;
-  /** SHA-256 over every (time, direction, bytes) recorded: equal digests = identical traffic */
+  /**
+   * SHA-256 over every (time, direction, bytes) recorded: equal digests =
+   * identical traffic. Throws if the log was created without a digest.
+   */
   digest(): string;
+  /** whether this log keeps the digest */
+  readonly hasDigest: boolean;
   /** the bytes of one direction among the kept entries, concatenated */
   concat(dir: ByteDirection): Buffer;
 }
 
+export interface ByteLogOptions {
+  /**
+   * Keep the SHA-256 digest (default true). Hashing every byte costs about a
+   * tenth of an emulated rig's run when an amplifier streams sweeps, so a rig
+   * that nobody checks for determinism can go without.
+   */
+  digest?: boolean;
+  /** what the log records (a port path), for error messages */
+  name?: string;
+}
+
 /** `keep`: how many most recent entries to keep in memory (Infinity by default). */
-export function createByteLog(keep = Infinity): ByteLog {
+export function createByteLog(keep = Infinity, options: ByteLogOptions = {}): ByteLog {
   // A ring once the cap is reached: recording stays O(1) however long the session.
   const ring: ByteLogEntry[] = [];
   let head = 0;
-  const hash: Hash = createHash('sha256');
+  const hashing = options.digest !== false;
+  const hash: Hash | null = hashing ? createHash('sha256') : null;
   // What the digest covers is staged here and hashed a block at a time: one
   // hash.update per ~64 kB instead of two per entry (each update is a native
   // call costing more than hashing a small entry). SHA-256 of the same bytes
   // in any chunking is the same digest.
-  const stage = Buffer.allocUnsafeSlow(64 * 1024);
+  const stage = Buffer.allocUnsafeSlow(hash ? 64 * 1024 : 0);
   let staged = 0;
   const flush = (): void => {
-    if (staged > 0) hash.update(stage.subarray(0, staged));
+    if (hash && staged > 0) hash.update(stage.subarray(0, staged));
     staged = 0;
   };
   const absorb = (bytes: Buffer): void => {
     if (staged + bytes.length > stage.length) flush();
-    if (bytes.length > stage.length) hash.update(bytes);
+    if (bytes.length > stage.length) hash?.update(bytes);
     else staged += bytes.copy(stage, staged);
   };
   const header = Buffer.alloc(9);
@@ -57,11 +74,14 @@ export function createByteLog(keep = Infinity): ByteLog {
       return dropped;
     },
     totalBytes: totals,
+    hasDigest: hashing,
     record(t, dir, bytes) {
-      header.writeDoubleLE(t, 0);
-      header[8] = dir === 'in' ? 0x49 : 0x4f;
-      absorb(header);
-      absorb(bytes);
+      if (hash) {
+        header.writeDoubleLE(t, 0);
+        header[8] = dir === 'in' ? 0x49 : 0x4f;
+        absorb(header);
+        absorb(bytes);
+      }
       totals[dir] += bytes.length;
       if (keep <= 0) {
         dropped++;
@@ -77,6 +97,7 @@ export function createByteLog(keep = Infinity): ByteLog {
       }
     },
     digest: () => {
+      if (!hash) throw new Error(`the byte log${options.name ? ` of ${options.name}` : ''} keeps no digest: it was created with digest: false`);
       flush();
       return hash.copy().digest('hex');
     },

@@ -41,6 +41,8 @@ export interface EmulatedPortOptions {
   baudRate: number;
   /** entries kept in the byte log (the digest covers everything regardless) */
   logKeep?: number;
+  /** keep the byte log's SHA-256 digest (default true; see ByteLogOptions) */
+  digest?: boolean;
 }
 
 export interface EmulatorBinding extends BindingInterface {
@@ -217,7 +219,7 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
   return {
     attach(path, device, options) {
       if (slots.has(path)) throw new Error(`an emulated device is already attached at ${path}`);
-      slots.set(path, { path, device, options, log: createByteLog(options.logKeep), plugged: true, muted: false });
+      slots.set(path, { path, device, options, log: createByteLog(options.logKeep, { digest: options.digest, name: path }), plugged: true, muted: false });
     },
     unplug(path) {
       const slot = slotOf(path);

@@ -39,6 +39,8 @@ export interface SimulatedLabOptions {
   manipulators?: SimulatedRigOptions['manipulators'];
   /** every pipette cleans in the same two wells (coordination tests) */
   sharedWells?: boolean;
+  /** keep byte-log digests (determinism tests; see SimulatedRigOptions.byteDigest) */
+  byteDigest?: boolean;
 }
 
 export interface SimulatedLab extends Lab {
@@ -60,6 +62,7 @@ export async function createSimulatedLab(options: SimulatedLabOptions): Promise<
     worldOverrides: options.worldOverrides,
     manipulators: options.manipulators,
     sharedWells: options.sharedWells,
+    byteDigest: options.byteDigest,
   });
   const rig = await settle(clock, openRig(sim.config, sim.binding, clock));
   let lab: Lab;

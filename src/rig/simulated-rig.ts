@@ -53,6 +53,12 @@ export interface SimulatedRigOptions {
    * the others cross the prep, and the other shafts, to reach them, and queue for them
    */
   sharedWells?: boolean;
+  /**
+   * Keep a SHA-256 digest of every port's bytes (byteLog(path).digest()), for
+   * tests that prove a seed replays byte for byte. Off by default: hashing the
+   * amplifiers' sample stream is about a tenth of a virtual run's cost.
+   */
+  byteDigest?: boolean;
 }
 
 export interface SimulatedRig {
@@ -130,6 +136,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
   const n = options.pipettes ?? 4;
   const regionDepth = options.regionDepthUm ?? 400;
   const kinds = options.manipulators ?? ALL_DRIVERS;
+  const digest = options.byteDigest ?? false;
   const layout = simulatedLayout(n, options.preparation, regionDepth);
   if (options.sharedWells) for (const l of layout) l.wells = layout[0].wells;
   const ids = layout.map((_, i) => `p${i + 1}`);
@@ -155,7 +162,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const path = `sim:${id}`;
     const channels = Math.min(4, n - b * 4);
     const emulator = createPressureBoxEmulator({ clock, channels, seed: options.seed * 31 + b + 1 });
-    binding.attach(path, emulator, { baudRate: PBOX_BAUD, logKeep: 50_000 });
+    binding.attach(path, emulator, { baudRate: PBOX_BAUD, logKeep: 50_000, digest });
     pressureBoxes.set(id, { emulator, path, baudRate: PBOX_BAUD });
     boxSpecs.push({ id, path, channels, limits: { min: -600, max: 1000 } });
   }
@@ -165,7 +172,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const chIds = ids.slice(a * 2, a * 2 + 2);
     const emulator = createAmpBridgeEmulator({ clock, channels: chIds.map((pid) => world.pipette(pid)), baudRate: AMP_BRIDGE_BAUD });
     // Sample frames are big: the digest covers them all, only recent entries are kept.
-    binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 200 });
+    binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 200, digest });
     amplifiers.set(id, { emulator, path, baudRate: AMP_BRIDGE_BAUD });
     ampSpecs.push({ id, path, channels: chIds.length });
   }
@@ -203,7 +210,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
         unit = 1;
         break;
     }
-    binding.attach(path, emulator, { baudRate, logKeep: 200_000 });
+    binding.attach(path, emulator, { baudRate, logKeep: 200_000, digest });
     manipulators.set(id, { emulator, unit, path, baudRate });
 
     // Physics: the tip follows the stage through the mount, off by the seeded position

@@ -25,7 +25,7 @@ async function session(options: {
   manipulators?: Array<'sutter-mp285' | 'sutter-mpc325' | 'scientifica' | 'luigs-neumann-sm10'>;
 }): Promise<Outcome> {
   const clock = createVirtualClock();
-  const lab = await createSimulatedLab({ clock, ...options });
+  const lab = await createSimulatedLab({ clock, ...options, byteDigest: true });
   const records: AttemptRecord[] = [];
   const starters = new Set<string>();
   lab.sink.subscribe((e) => {

@@ -91,6 +91,7 @@ async function approachAndSeal(seed: number, suctionMbar: number): Promise<Trace
     preparation: 'in-vivo',
     pipettes: 1,
     worldOverrides: { ...OFF_THE_CELL, cells: [{ position: cell, radiusUm: 7 }] },
+    byteDigest: true,
   });
   const fate = sim.world.cell(1)!.fate;
   const rig = await clock.runUntilSettled(openRig(sim.config, sim.binding, clock));
