@@ -99,6 +99,8 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
   const byId = new Map(models.map((m) => [m.id, m]));
   const stageErrors = new Map<string, StageError>(models.map((m) => [m.id, createStageError(root.fork('stage-error').fork(m.id), params.stage)]));
   const colliding = new Set<string>();
+  // built once: a key string per pair per step was a hash of a fresh string each time
+  const pairKeys = models.map((a) => models.map((b) => `${a.id}\u0000${b.id}`));
 
   const bound = (m: PipetteModel): boolean => m.positionSource !== null;
   const stepCap = (m: PipetteModel, speed: number): number => {
@@ -110,7 +112,17 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
     if (m.place.kind !== 'bath' || m.tip[2] > -30) return ACTIVE_STEP_MS;
     return IDLE_STEP_MS;
   };
-  const shaftOf = (m: PipetteModel, tip: Vec3): [Vec3, Vec3] => shaft(tip, m.axis, m.shaftLengthUm);
+  // A shaft is asked for by every other pipette's step limit and by the collision check,
+  // all at the same tip: keep the last one per pipette (keyed by the tip array, which is
+  // replaced, never mutated, when the tip moves).
+  const shafts = new Map<PipetteModel, { tip: Vec3; seg: [Vec3, Vec3] }>();
+  const shaftOf = (m: PipetteModel, tip: Vec3): [Vec3, Vec3] => {
+    const c = shafts.get(m);
+    if (c && c.tip === tip) return c.seg;
+    const seg = shaft(tip, m.axis, m.shaftLengthUm);
+    shafts.set(m, { tip, seg });
+    return seg;
+  };
 
   /** largest displacement per step: fine near cells and floors, and never enough to pass through another shaft */
   const displacementLimit = (m: PipetteModel): number => {
@@ -194,7 +206,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
         const a = models[i];
         const b = models[j];
         if (!bound(a) || !bound(b)) continue;
-        const key = `${a.id}\u0000${b.id}`;
+        const key = pairKeys[i][j];
         const [a0, a1] = shaftOf(a, a.tip);
         const [b0, b1] = shaftOf(b, b.tip);
         if (segmentDistance(a0, a1, b0, b1) < params.pipette.collisionUm) {
