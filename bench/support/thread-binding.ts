@@ -6,9 +6,9 @@
  * returns them) and the moment the host writes.
  */
 import { Worker } from 'node:worker_threads';
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus } from '@serialport/bindings-interface';
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo } from '@serialport/bindings-interface';
 import type { RigConfig } from '../../src/rig/config.ts';
-import { createReadQueue } from '../../drivers/core/read-queue.ts';
+import { portError, QueuedPort } from '../../drivers/core/queued-port.ts';
 
 export interface ThreadBinding extends BindingInterface {
   config: RigConfig;
@@ -19,51 +19,30 @@ export interface ThreadBinding extends BindingInterface {
 
 type FromDevice = { op: 'ready'; config: RigConfig } | { op: 'opened' | 'closed'; path: string } | { op: 'failed'; path: string; message: string } | { op: 'data'; path: string; bytes: Uint8Array };
 
-const cancelled = (message: string): Error => Object.assign(new Error(message), { canceled: true });
-
-class ThreadPort implements BindingPortInterface {
-  isOpen = true;
-  readonly openOptions: Required<OpenOptions>;
-  private readonly rx = createReadQueue(() => new Error('a read is already pending'));
+class ThreadPort extends QueuedPort {
   constructor(
     options: OpenOptions,
     private readonly send: (m: object) => void,
     private readonly writeTaps: Set<(path: string, bytes: Buffer) => void>,
     private readonly onClose: () => void,
   ) {
-    this.openOptions = { dataBits: 8, lock: true, stopBits: 1, parity: 'none', rtscts: false, xon: false, xoff: false, xany: false, hupcl: true, ...options } as Required<OpenOptions>;
+    super(options);
   }
   deliver(bytes: Buffer): void {
     this.rx.push(bytes);
   }
-  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
-    if (!this.isOpen) return Promise.reject(cancelled('Port is not open'));
-    return this.rx.read(buffer, offset, length);
-  }
   async write(buffer: Buffer): Promise<void> {
-    if (!this.isOpen) throw cancelled('Port is not open');
+    if (!this.isOpen) throw portError('Port is not open', true);
     for (const tap of this.writeTaps) tap(this.openOptions.path, buffer);
     this.send({ op: 'write', path: this.openOptions.path, bytes: Uint8Array.prototype.slice.call(buffer) });
   }
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
-    this.rx.fail(cancelled('Port is closed'));
+    this.rx.fail(portError('Port is closed', true));
     this.send({ op: 'close', path: this.openOptions.path });
     this.onClose();
   }
-  async update(): Promise<void> {}
-  async set(): Promise<void> {}
-  async get(): Promise<PortStatus> {
-    return { cts: true, dsr: true, dcd: true };
-  }
-  async getBaudRate(): Promise<{ baudRate: number }> {
-    return { baudRate: this.openOptions.baudRate };
-  }
-  async flush(): Promise<void> {
-    this.rx.clear();
-  }
-  async drain(): Promise<void> {}
 }
 
 /** Starts the device thread (the simulated rig `preset` runs on) and resolves once its rig description is known. */

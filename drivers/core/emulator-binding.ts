@@ -9,10 +9,10 @@
  * way a vanished USB adapter does (SerialPortStream then closes with a
  * DisconnectedError).
  */
-import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from '@serialport/bindings-interface';
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo } from '@serialport/bindings-interface';
 import type { Clock } from '../../src/clock/clock.ts';
 import { createByteLog, type ByteLog } from './byte-log.ts';
-import { createReadQueue } from './read-queue.ts';
+import { portError, QueuedPort } from './queued-port.ts';
 
 /** What the device side of an emulated port can do. */
 export interface DeviceIO {
@@ -78,12 +78,6 @@ interface Slot {
   port?: EmulatedPort;
 }
 
-function bindingError(message: string, canceled = false): Error & { canceled?: boolean } {
-  const e = new Error(message) as Error & { canceled?: boolean };
-  if (canceled) e.canceled = true;
-  return e;
-}
-
 /** What a UART does with bytes sent at the wrong rate: a deterministic scramble. */
 function garble(bytes: Buffer): Buffer {
   const out = Buffer.alloc(bytes.length);
@@ -91,11 +85,7 @@ function garble(bytes: Buffer): Buffer {
   return out;
 }
 
-class EmulatedPort implements BindingPortInterface {
-  readonly openOptions: Required<OpenOptions>;
-  isOpen = true;
-  private readonly rx = createReadQueue(() => bindingError('a read is already pending'));
-
+class EmulatedPort extends QueuedPort {
   /** when each direction's line is next free, ms */
   private toDeviceFreeAt = 0;
   private toHostFreeAt = 0;
@@ -109,18 +99,7 @@ class EmulatedPort implements BindingPortInterface {
     options: OpenOptions,
     private readonly writeTaps: ReadonlySet<HostWriteListener>,
   ) {
-    this.openOptions = {
-      dataBits: 8,
-      lock: true,
-      stopBits: 1,
-      parity: 'none',
-      rtscts: false,
-      xon: false,
-      xoff: false,
-      xany: false,
-      hupcl: true,
-      ...options,
-    } as Required<OpenOptions>;
+    super(options);
     this.msPerByte = 10_000 / slot.options.baudRate;
     this.mismatched = options.baudRate !== slot.options.baudRate;
   }
@@ -149,14 +128,9 @@ class EmulatedPort implements BindingPortInterface {
     this.rx.push(data);
   }
 
-  read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
-    if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
-    return this.rx.read(buffer, offset, length);
-  }
-
   write(buffer: Buffer): Promise<void> {
-    if (!this.isOpen) return Promise.reject(bindingError('Port is not open', true));
-    if (!this.slot.plugged) return Promise.reject(bindingError(`EIO: ${this.slot.path} is unplugged`));
+    if (!this.isOpen) return Promise.reject(portError('Port is not open', true));
+    if (!this.slot.plugged) return Promise.reject(portError(`EIO: ${this.slot.path} is unplugged`));
     if (buffer.length === 0) return Promise.resolve();
     for (const tap of this.writeTaps) tap(this.slot.path, buffer);
     const gen = this.generation;
@@ -176,35 +150,20 @@ class EmulatedPort implements BindingPortInterface {
   pull(): void {
     if (!this.isOpen) return;
     this.generation++;
-    this.rx.fail(bindingError(`EIO: ${this.slot.path} was unplugged`));
+    this.rx.fail(portError(`EIO: ${this.slot.path} was unplugged`));
   }
 
   async close(): Promise<void> {
     if (!this.isOpen) return;
     this.isOpen = false;
     this.generation++;
-    this.rx.fail(bindingError('Port is closed', true));
+    this.rx.fail(portError('Port is closed', true));
     this.rx.clear();
     if (this.slot.port === this) {
       this.slot.port = undefined;
       this.slot.device.disconnect();
     }
   }
-
-  async update(options: UpdateOptions): Promise<void> {
-    (this.openOptions as { baudRate: number }).baudRate = options.baudRate;
-  }
-  async set(_options: SetOptions): Promise<void> {}
-  async get(): Promise<PortStatus> {
-    return { cts: true, dsr: true, dcd: true };
-  }
-  async getBaudRate(): Promise<{ baudRate: number }> {
-    return { baudRate: this.openOptions.baudRate };
-  }
-  async flush(): Promise<void> {
-    this.rx.clear();
-  }
-  async drain(): Promise<void> {}
 }
 
 export function createEmulatorBinding(clock: Clock): EmulatorBinding {
@@ -266,9 +225,9 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
 
     async open(options: OpenOptions): Promise<BindingPortInterface> {
       const slot = slots.get(options.path);
-      if (!slot) throw bindingError(`Error: No such file or directory, cannot open ${options.path}`);
-      if (!slot.plugged) throw bindingError(`Error: No such file or directory, cannot open ${options.path} (unplugged)`);
-      if (slot.port) throw bindingError(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
+      if (!slot) throw portError(`Error: No such file or directory, cannot open ${options.path}`);
+      if (!slot.plugged) throw portError(`Error: No such file or directory, cannot open ${options.path} (unplugged)`);
+      if (slot.port) throw portError(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
       const port = new EmulatedPort(slot, clock, options, writeTaps);
       slot.port = port;
       slot.device.connect({ clock, send: (bytes) => port.fromDevice(bytes) });
