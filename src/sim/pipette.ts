@@ -12,7 +12,7 @@ import type { Rng } from './rng.ts';
 import { addGaussianNoise } from './rng.ts';
 import type { Place } from './space.ts';
 import type { PipetteTruth, SimEventKind } from './types.ts';
-import { createGlass, glassResistance, stepGlass, tipCondition, debrisOhm, type Glass, type GlassStep } from './glass.ts';
+import { createGlass, glassResistance, stepGlass, tipCondition, debrisOhm, type Emit, type Glass, type GlassStep } from './glass.ts';
 import { accessResistance, createPatch, isAttached, leaveCell, stepPatch, zapPatch, type PatchContext, type PatchState, type PatchStep } from './patch.ts';
 import { passiveCurrentClampResponse, steadyCurrent, voltageClampResponse, type CircuitSnapshot } from './circuit.ts';
 import { linearCell, neuronCurrentClamp } from './neuron.ts';
@@ -37,25 +37,23 @@ export interface PipetteModel {
   /** last voltage-clamp holding (V) or null when last used in current clamp */
   holdingV: number | null;
   candidates: { center: Vec3; cells: SimCell[]; debris: Debris[] } | null;
+  /** emits this pipette's glass events (clogging, breakage); reads ctx at each call, so it follows a refit */
+  readonly emitGlass: Emit;
   /**
    * The step inputs handed to glass and patch, filled in place each step: the
    * world steps every 10–100 ms of virtual time, and two fresh objects, a
    * displacement and a closure per step were a fifth of the emulated rig's
    * garbage. Neither stepGlass nor stepPatch keeps them past the call.
    */
-  readonly scratch: { glass: GlassStep; patch: PatchStep; delta: [number, number, number]; glassEmit: (kind: SimEventKind, detail?: string) => void };
+  readonly scratch: { glass: GlassStep; patch: PatchStep; delta: [number, number, number] };
 }
 
-type StepScratch = PipetteModel['scratch'];
-
-/** `glassEmit` reads pm.ctx at each call, so it follows a refit. */
-function stepScratch(axis: Vec3, place: Place, glassEmit: StepScratch['glassEmit']): StepScratch {
+function stepScratch(axis: Vec3, place: Place): PipetteModel['scratch'] {
   const delta: [number, number, number] = [0, 0, 0];
   return {
     glass: { dtS: 0, movedUm: 0, inTissue: false, attached: false, pressureMbar: 0, wellKind: null },
     patch: { t: 0, dtS: 0, tip: UNBOUND_TIP, movedUm: 0, axis, delta, pressureMbar: 0, place, holdingV: null, neighbourDrive: 0, cells: [], debris: [] },
     delta,
-    glassEmit,
   };
 }
 
@@ -84,7 +82,8 @@ export function createPipetteModel(root: Rng, params: PrepParams, id: string, ax
     place,
     holdingV: null,
     candidates: null,
-    scratch: stepScratch(axis, place, (kind, detail) => pm.ctx.emit(kind, detail)),
+    emitGlass: (kind, detail) => pm.ctx.emit(kind, detail),
+    scratch: stepScratch(axis, place),
   };
   pm.ctx = makeContext(pm, params, emit);
   return pm;
@@ -136,7 +135,7 @@ export interface StepInput {
 
 export function stepPipette(pm: PipetteModel, params: PrepParams, population: Population, s: StepInput): void {
   const prev = pm.tip;
-  const { glass: gs, patch: ps, delta, glassEmit } = pm.scratch;
+  const { glass: gs, patch: ps, delta } = pm.scratch;
   delta[0] = s.tip[0] - prev[0];
   delta[1] = s.tip[1] - prev[1];
   delta[2] = s.tip[2] - prev[2];
@@ -150,7 +149,7 @@ export function stepPipette(pm: PipetteModel, params: PrepParams, population: Po
   gs.attached = isAttached(pm.patch) || pm.patch.stage === 'lost';
   gs.pressureMbar = s.pressure;
   gs.wellKind = s.place.kind === 'well' ? (s.place.well?.kind ?? null) : null;
-  stepGlass(pm.glass, params, gs, glassEmit);
+  stepGlass(pm.glass, params, gs, pm.emitGlass);
   const near = nearby(pm, population, s.tip);
   ps.t = s.t;
   ps.dtS = s.dtS;

@@ -116,7 +116,8 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
   // all at the same tip: keep the last one per pipette (keyed by the tip array, which is
   // replaced, never mutated, when the tip moves).
   const shafts = new Map<PipetteModel, { tip: Vec3; seg: [Vec3, Vec3] }>();
-  const shaftOf = (m: PipetteModel, tip: Vec3): [Vec3, Vec3] => {
+  const shaftOf = (m: PipetteModel): [Vec3, Vec3] => {
+    const tip = m.tip;
     const c = shafts.get(m);
     if (c && c.tip === tip) return c.seg;
     const seg = shaft(tip, m.axis, m.shaftLengthUm);
@@ -128,10 +129,10 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
   const displacementLimit = (m: PipetteModel): number => {
     let lim = m.place.kind === 'tissue' || m.tip[2] > -30 ? 0.5 : 20;
     if (m.place.kind === 'well' && m.place.well && m.tip[2] > m.place.well.center[2] - 100) lim = Math.min(lim, 2);
-    const [a0, a1] = shaftOf(m, m.tip);
+    const [a0, a1] = shaftOf(m);
     for (const o of models) {
       if (o === m || !bound(o)) continue;
-      const [b0, b1] = shaftOf(o, o.tip);
+      const [b0, b1] = shaftOf(o);
       const d = segmentDistance(a0, a1, b0, b1);
       lim = Math.min(lim, Math.max(0.25, (d - params.pipette.collisionUm) / 2));
     }
@@ -185,7 +186,7 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
           if (d < range) drive += moved[j] * (1 - d / range);
         }
         const place = space(tips[i]);
-        if (place.kind === 'solid' && place.hit && bound(m)) breakTip(m.glass, params, place.hit, (k, detail) => m.ctx.emit(k, detail));
+        if (place.kind === 'solid' && place.hit && bound(m)) breakTip(m.glass, params, place.hit, m.emitGlass);
         const input = stepInputs[i];
         input.t = tb;
         input.dtS = dtS;
@@ -207,15 +208,15 @@ export function createSimWorld(config: SimWorldConfig): SimWorld {
         const b = models[j];
         if (!bound(a) || !bound(b)) continue;
         const key = pairKeys[i][j];
-        const [a0, a1] = shaftOf(a, a.tip);
-        const [b0, b1] = shaftOf(b, b.tip);
+        const [a0, a1] = shaftOf(a);
+        const [b0, b1] = shaftOf(b);
         if (segmentDistance(a0, a1, b0, b1) < params.pipette.collisionUm) {
           if (colliding.has(key)) continue;
           colliding.add(key);
           emit(a.id, 'collision', null, b.id);
           emit(b.id, 'collision', null, a.id);
-          breakTip(a.glass, params, 'collision', (k, d) => a.ctx.emit(k, d));
-          breakTip(b.glass, params, 'collision', (k, d) => b.ctx.emit(k, d));
+          breakTip(a.glass, params, 'collision', a.emitGlass);
+          breakTip(b.glass, params, 'collision', b.emitGlass);
         } else colliding.delete(key);
       }
     }
