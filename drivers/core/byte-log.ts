@@ -45,8 +45,7 @@ export function createByteLog(keep = Infinity, options: ByteLogOptions = {}): By
   // A ring once the cap is reached: recording stays O(1) however long the session.
   const ring: ByteLogEntry[] = [];
   let head = 0;
-  const hashing = options.digest !== false;
-  const hash: Hash | null = hashing ? createHash('sha256') : null;
+  const hash: Hash | null = options.digest === false ? null : createHash('sha256');
   // What the digest covers is staged here and hashed a block at a time: one
   // hash.update per ~64 kB instead of two per entry (each update is a native
   // call costing more than hashing a small entry). SHA-256 of the same bytes
@@ -74,7 +73,7 @@ export function createByteLog(keep = Infinity, options: ByteLogOptions = {}): By
       return dropped;
     },
     totalBytes: totals,
-    hasDigest: hashing,
+    hasDigest: hash !== null,
     record(t, dir, bytes) {
       if (hash) {
         header.writeDoubleLE(t, 0);

@@ -171,7 +171,7 @@ export function createSimulatedRig(options: SimulatedRigOptions): SimulatedRig {
     const path = `sim:${id}`;
     const chIds = ids.slice(a * 2, a * 2 + 2);
     const emulator = createAmpBridgeEmulator({ clock, channels: chIds.map((pid) => world.pipette(pid)), baudRate: AMP_BRIDGE_BAUD });
-    // Sample frames are big: the digest covers them all, only recent entries are kept.
+    // Sample frames are big: only recent entries are kept (a digest, when asked for, covers them all).
     binding.attach(path, emulator, { baudRate: AMP_BRIDGE_BAUD, logKeep: 200, digest });
     amplifiers.set(id, { emulator, path, baudRate: AMP_BRIDGE_BAUD });
     ampSpecs.push({ id, path, channels: chIds.length });

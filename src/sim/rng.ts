@@ -263,7 +263,7 @@ const noiseWords = new Uint32Array(NOISE_BLOCK / 2);
  */
 export function addGaussianNoise(rng: Rng, out: Float32Array, sd: number): void {
   if (!(sd > 0)) return;
-  const table = gaussTable ?? gaussianTable();
+  const table = gaussianTable();
   const n = out.length;
   for (let start = 0; start < n; start += NOISE_BLOCK) {
     const len = Math.min(NOISE_BLOCK, n - start);
