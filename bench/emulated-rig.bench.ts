@@ -14,6 +14,7 @@ import { createSimulatedRig } from '../src/rig/simulated-rig.ts';
 import { openRig } from '../src/rig/open-rig.ts';
 import { alongAxis } from '../src/control/paths.ts';
 import { pipetteAxis, toManipulator, toWorld } from '../src/geometry.ts';
+import { median } from '../src/analysis/stats.ts';
 
 const VIRTUAL_MIN = 10;
 const WARM_RUNS = 5;
@@ -78,40 +79,39 @@ export async function session(pipettes: number): Promise<{ realMs: number; attem
   return { realMs, attempts, readings };
 }
 
+/** `n` runs of rigAlone: median and best real time, and the sweeps of one run (the same in each: the seed is fixed). */
+async function runs(n: number, options: Parameters<typeof rigAlone>[0]): Promise<{ median: number; best: number; sweeps: number }> {
+  const times: number[] = [];
+  let sweeps = 0;
+  for (let i = 0; i < n; i++) {
+    const r = await rigAlone(options);
+    times.push(r.realMs);
+    sweeps = r.sweeps;
+  }
+  return { median: median(times), best: Math.min(...times), sweeps };
+}
+
 export async function bench(): Promise<void> {
   // The first run pays for module loading and JIT warm-up, and the next ones still
   // recompile a little (each rig is new closures): the first run and the median and
   // best of the next WARM_RUNS are reported.
   const cold = await rigAlone();
   console.log(`emulated rig alone, first run (cold JIT): ${cold.realMs.toFixed(0)} ms real for ${VIRTUAL_MIN} virtual min`);
-  const warm: Array<{ realMs: number; sweeps: number }> = [];
-  for (let i = 0; i < WARM_RUNS; i++) warm.push(await rigAlone());
-  const times = warm.map((w) => w.realMs).sort((x, y) => x - y);
-  const median = times[Math.floor(times.length / 2)];
-  const sweeps = warm[0].sweeps;
+  const one = await runs(WARM_RUNS, {});
   console.log(
-    `emulated rig alone, 1 pipette, ${VIRTUAL_MIN} virtual min, next ${WARM_RUNS} runs: median ${median.toFixed(0)} ms real, ` +
-      `best ${times[0].toFixed(0)} ms (${((VIRTUAL_MIN * 60_000) / median).toFixed(0)}× real time; goal < 1000 ms → ratio ${(median / 1000).toFixed(2)}); ` +
-      `${sweeps} test-pulse sweeps, ${((median * 1000) / sweeps).toFixed(1)} µs per sweep end to end`,
+    `emulated rig alone, 1 pipette, ${VIRTUAL_MIN} virtual min, next ${WARM_RUNS} runs: median ${one.median.toFixed(0)} ms real, ` +
+      `best ${one.best.toFixed(0)} ms (${((VIRTUAL_MIN * 60_000) / one.median).toFixed(0)}× real time; goal < 1000 ms → ratio ${(one.median / 1000).toFixed(2)}); ` +
+      `${one.sweeps} test-pulse sweeps, ${((one.median * 1000) / one.sweeps).toFixed(1)} µs per sweep end to end`,
   );
-  const hashed: number[] = [];
-  for (let i = 0; i < 3; i++) hashed.push((await rigAlone({ byteDigest: true })).realMs);
-  hashed.sort((x, y) => x - y);
+  const hashed = await runs(3, { byteDigest: true });
   console.log(
-    `the same with SHA-256 byte-log digests on every port (as the determinism tests run it), 3 runs: median ${hashed[1].toFixed(0)} ms real ` +
-      `(${(hashed[1] / median).toFixed(2)}× the run without)`,
+    `the same with SHA-256 byte-log digests on every port (as the determinism tests run it), 3 runs: median ${hashed.median.toFixed(0)} ms real ` +
+      `(${(hashed.median / one.median).toFixed(2)}× the run without)`,
   );
-  const four: number[] = [];
-  let fourSweeps = 0;
-  for (let i = 0; i < 3; i++) {
-    const r = await rigAlone({ pipettes: 4 });
-    four.push(r.realMs);
-    fourSweeps = r.sweeps;
-  }
-  four.sort((x, y) => x - y);
+  const four = await runs(3, { pipettes: 4 });
   console.log(
-    `emulated rig alone, 4 pipettes streaming and stepping at once, ${VIRTUAL_MIN} virtual min, 3 runs: median ${four[1].toFixed(0)} ms real ` +
-      `(${((VIRTUAL_MIN * 60_000) / four[1]).toFixed(0)}× real time); ${fourSweeps} sweeps, ${((four[1] * 1000) / fourSweeps).toFixed(1)} µs per sweep`,
+    `emulated rig alone, 4 pipettes streaming and stepping at once, ${VIRTUAL_MIN} virtual min, 3 runs: median ${four.median.toFixed(0)} ms real ` +
+      `(${((VIRTUAL_MIN * 60_000) / four.median).toFixed(0)}× real time); ${four.sweeps} sweeps, ${((four.median * 1000) / four.sweeps).toFixed(1)} µs per sweep`,
   );
   const s = await session(4);
   console.log(
