@@ -50,6 +50,7 @@ import { createLab, type Lab } from '../src/cli/lab.ts';
 import { openRig } from '../src/rig/open-rig.ts';
 import type { RigConfig } from '../src/rig/config.ts';
 import { startDeviceThread } from './support/thread-binding.ts';
+import type { EmulatorBinding } from '../drivers/core/emulator-binding.ts';
 import { createServer } from '../src/server/index.ts';
 import { createFakeArchive } from '../tests/server/fake-archive.ts';
 import type { PipetteHardware } from '../drivers/types.ts';
@@ -170,9 +171,8 @@ export type DeviceSide = 'same-thread' | 'own-thread';
 interface BenchRig {
   lab: Lab;
   config: RigConfig;
-  /** calls back with each chunk of device bytes as it reaches the controller's thread */
-  onDeviceBytes(listener: (path: string, bytes: Buffer) => void): void;
-  onHostWrite(listener: (path: string) => void): () => void;
+  /** device bytes as they reach the controller's thread, host writes as the host makes them */
+  taps: Pick<EmulatorBinding, 'onDeviceBytes' | 'onHostWrite'>;
   close(): Promise<void>;
 }
 
@@ -183,18 +183,7 @@ async function benchRig(pipettes: number, speed: number, devices: DeviceSide): P
     return {
       lab,
       config: lab.sim.config,
-      onDeviceBytes(listener) {
-        // the byte logs record each device send as it finishes crossing the line
-        for (const path of lab.sim.paths()) {
-          const log = lab.sim.binding.byteLog(path);
-          const record = log.record.bind(log);
-          log.record = (t, dir, bytes) => {
-            if (dir === 'out') listener(path, bytes);
-            record(t, dir, bytes);
-          };
-        }
-      },
-      onHostWrite: (listener) => lab.sim.binding.onHostWrite(listener),
+      taps: lab.sim.binding,
       close: () => lab.close(),
     };
   }
@@ -204,8 +193,7 @@ async function benchRig(pipettes: number, speed: number, devices: DeviceSide): P
   return {
     lab,
     config: binding.config,
-    onDeviceBytes: (listener) => void binding.onDeviceBytes(listener),
-    onHostWrite: (listener) => binding.onHostWrite(listener),
+    taps: binding,
     async close() {
       await lab.close();
       await binding.stop();
@@ -245,7 +233,7 @@ export async function run(pipettes: number, clients: number, speed: number, seco
     ampPath.set(p.id, { path: amp.path, channel: p.amplifier.channel });
   }
   const ampPaths = new Set(config.amplifiers.map((a) => a.path));
-  bench.onDeviceBytes((path, bytes) => {
+  bench.taps.onDeviceBytes((path, bytes) => {
     if (!ampPaths.has(path)) return;
     const t0 = performance.now();
     for (const end of sweepEnds(bytes)) arrivals.set(`${path}#${end.channel}`, { seq: end.seq, t0 });
@@ -313,7 +301,7 @@ export async function run(pipettes: number, clients: number, speed: number, seco
     }
   };
   for (const hw of lab.rig.hardware) instrument(hw);
-  const offTap = bench.onHostWrite((path) => {
+  const offTap = bench.taps.onHostWrite((path) => {
     const now = performance.now();
     const w = reactionContext.getStore();
     const own = w?.reaction;

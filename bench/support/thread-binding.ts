@@ -9,11 +9,12 @@ import { Worker } from 'node:worker_threads';
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo } from '@serialport/bindings-interface';
 import type { RigConfig } from '../../src/rig/config.ts';
 import { portError, QueuedPort } from '../../drivers/core/queued-port.ts';
+import type { DeviceBytesListener, HostWriteListener } from '../../drivers/core/emulator-binding.ts';
 
 export interface ThreadBinding extends BindingInterface {
   config: RigConfig;
-  onDeviceBytes(listener: (path: string, bytes: Buffer) => void): () => void;
-  onHostWrite(listener: (path: string, bytes: Buffer) => void): () => void;
+  onDeviceBytes(listener: DeviceBytesListener): () => void;
+  onHostWrite(listener: HostWriteListener): () => void;
   stop(): Promise<void>;
 }
 
@@ -23,7 +24,7 @@ class ThreadPort extends QueuedPort {
   constructor(
     options: OpenOptions,
     private readonly send: (m: object) => void,
-    private readonly writeTaps: Set<(path: string, bytes: Buffer) => void>,
+    private readonly writeTaps: ReadonlySet<HostWriteListener>,
     private readonly onClose: () => void,
   ) {
     super(options);
@@ -53,8 +54,8 @@ export async function startDeviceThread(options: { seed: number; pipettes: numbe
   });
   const ports = new Map<string, ThreadPort>();
   const opening = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
-  const deviceTaps = new Set<(path: string, bytes: Buffer) => void>();
-  const writeTaps = new Set<(path: string, bytes: Buffer) => void>();
+  const deviceTaps = new Set<DeviceBytesListener>();
+  const writeTaps = new Set<HostWriteListener>();
   const send = (m: object): void => worker.postMessage(m);
   const config = await new Promise<RigConfig>((resolve, reject) => {
     worker.once('error', reject);

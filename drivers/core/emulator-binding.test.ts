@@ -1,6 +1,7 @@
 /**
- * The emulator binding's host-write tap: benchmarks use it to time the moment
- * a command leaves the controller, before any line time.
+ * The emulator binding's taps: host writes (benchmarks time the moment a
+ * command leaves the controller, before any line time) and device bytes (the
+ * moment a reply reaches the host, after its line time).
  */
 import { describe, expect, it } from 'vitest';
 import { SerialPortStream } from '@serialport/stream';
@@ -68,5 +69,33 @@ describe('emulator binding host-write tap', () => {
     await clock.runFor(5);
     expect(seen).toEqual(['PING\n']);
     await new Promise<void>((resolve) => port.close(() => resolve()));
+  });
+});
+
+describe('emulator binding device-bytes tap', () => {
+  it('sees device bytes when they reach the host (after line time), injected bytes at once, until unsubscribed', async () => {
+    const clock = createVirtualClock();
+    const binding = createEmulatorBinding(clock);
+    binding.attach('sim:a', echo(), { baudRate: 9600 });
+    const seen: Array<[string, string, number]> = [];
+    const off = binding.onDeviceBytes((path, bytes) => seen.push([path, bytes.toString(), clock.now()]));
+    const port = await binding.open({ path: 'sim:a', baudRate: 9600 });
+    await port.write(Buffer.from('hi'));
+    // 2 bytes at 9600 baud: ~2.08 ms to the device, the echo ~2.08 ms back
+    await clock.runFor(3);
+    expect(seen).toEqual([]);
+    await clock.runFor(3);
+    expect(seen.map(([p, b]) => [p, b])).toEqual([['sim:a', 'hi']]);
+    expect(seen[0][2]).toBeCloseTo((2 * 2 * 10_000) / 9600, 6);
+    binding.injectToHost('sim:a', Buffer.from('!'));
+    expect(seen.at(-1)?.slice(0, 2)).toEqual(['sim:a', '!']);
+    // the bytes the tap saw are the bytes the host reads
+    const got = Buffer.alloc(8);
+    const { bytesRead } = await port.read(got, 0, 8);
+    expect(got.subarray(0, bytesRead).toString()).toBe('hi!');
+    off();
+    binding.injectToHost('sim:a', Buffer.from('?'));
+    expect(seen).toHaveLength(2);
+    await port.close();
   });
 });

@@ -64,9 +64,16 @@ export interface EmulatorBinding extends BindingInterface {
    * and tests; returns the unsubscribe function.
    */
   onHostWrite(listener: HostWriteListener): () => void;
+  /**
+   * Observe device bytes the moment they reach the host (after line time, as
+   * an OS read would return them; injected bytes too). For benchmarks and
+   * tests; returns the unsubscribe function.
+   */
+  onDeviceBytes(listener: DeviceBytesListener): () => void;
 }
 
 export type HostWriteListener = (path: string, bytes: Buffer) => void;
+export type DeviceBytesListener = (path: string, bytes: Buffer) => void;
 
 interface Slot {
   path: string;
@@ -98,6 +105,7 @@ class EmulatedPort extends QueuedPort {
     private readonly clock: Clock,
     options: OpenOptions,
     private readonly writeTaps: ReadonlySet<HostWriteListener>,
+    private readonly deviceTaps: ReadonlySet<DeviceBytesListener>,
   ) {
     super(options);
     this.msPerByte = 10_000 / slot.options.baudRate;
@@ -115,16 +123,19 @@ class EmulatedPort extends QueuedPort {
     const data = this.mismatched ? garble(bytes) : bytes;
     this.clock.setTimeout(() => {
       if (!this.isOpen || gen !== this.generation) return;
-      this.slot.log.record(this.clock.now(), 'out', data);
-      this.rx.push(data);
+      this.reachHost(data);
     }, arrival - now);
   }
 
   /** bytes that appear at the host with no line time (test injection) */
   injectNow(bytes: Buffer): void {
     if (!this.isOpen) return;
-    const data = Buffer.from(bytes);
+    this.reachHost(Buffer.from(bytes));
+  }
+
+  private reachHost(data: Buffer): void {
     this.slot.log.record(this.clock.now(), 'out', data);
+    for (const tap of this.deviceTaps) tap(this.slot.path, data);
     this.rx.push(data);
   }
 
@@ -169,6 +180,7 @@ class EmulatedPort extends QueuedPort {
 export function createEmulatorBinding(clock: Clock): EmulatorBinding {
   const slots = new Map<string, Slot>();
   const writeTaps = new Set<HostWriteListener>();
+  const deviceTaps = new Set<DeviceBytesListener>();
   const slotOf = (path: string): Slot => {
     const slot = slots.get(path);
     if (!slot) throw new Error(`no emulated device at ${path}`);
@@ -208,6 +220,10 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
       writeTaps.add(listener);
       return () => writeTaps.delete(listener);
     },
+    onDeviceBytes(listener) {
+      deviceTaps.add(listener);
+      return () => deviceTaps.delete(listener);
+    },
 
     async list(): Promise<PortInfo[]> {
       return [...slots.values()]
@@ -228,7 +244,7 @@ export function createEmulatorBinding(clock: Clock): EmulatorBinding {
       if (!slot) throw portError(`Error: No such file or directory, cannot open ${options.path}`);
       if (!slot.plugged) throw portError(`Error: No such file or directory, cannot open ${options.path} (unplugged)`);
       if (slot.port) throw portError(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
-      const port = new EmulatedPort(slot, clock, options, writeTaps);
+      const port = new EmulatedPort(slot, clock, options, writeTaps, deviceTaps);
       slot.port = port;
       slot.device.connect({ clock, send: (bytes) => port.fromDevice(bytes) });
       return port;
